@@ -1,0 +1,228 @@
+/*
+ * berth_native: the few Linux system calls Node does not expose and that the
+ * engine needs on hot paths (mount/umount for container root filesystems,
+ * mknod and xattrs for overlay whiteouts during layer unpacking). Keeping them
+ * in-process avoids a fork/exec per call. Errors are thrown as JS errors with
+ * `code` set to the errno name, like Node's own fs errors.
+ */
+#define _GNU_SOURCE
+#include <node_api.h>
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <stdlib.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+static napi_value throw_errno(napi_env env, int err, const char *syscall, const char *path)
+{
+	char msg[1024];
+	snprintf(msg, sizeof(msg), "%s: %s%s%s", syscall, strerror(err), path ? " " : "", path ? path : "");
+	napi_value code, message, error;
+	const char *name = strerrorname_np(err);
+	napi_create_string_utf8(env, name ? name : "EUNKNOWN", NAPI_AUTO_LENGTH, &code);
+	napi_create_string_utf8(env, msg, NAPI_AUTO_LENGTH, &message);
+	napi_create_error(env, code, message, &error);
+	napi_value errnoval;
+	napi_create_int32(env, -err, &errnoval);
+	napi_set_named_property(env, error, "errno", errnoval);
+	napi_set_named_property(env, error, "code", code);
+	napi_throw(env, error);
+	return NULL;
+}
+
+/* Returns a malloc'd copy of a JS string argument, or NULL for null/undefined. */
+static char *get_str(napi_env env, napi_value v)
+{
+	napi_valuetype t;
+	napi_typeof(env, v, &t);
+	if (t != napi_string)
+		return NULL;
+	size_t len;
+	napi_get_value_string_utf8(env, v, NULL, 0, &len);
+	char *s = malloc(len + 1);
+	napi_get_value_string_utf8(env, v, s, len + 1, &len);
+	return s;
+}
+
+static double get_num(napi_env env, napi_value v)
+{
+	double d = 0;
+	napi_get_value_double(env, v, &d);
+	return d;
+}
+
+/* mount(source, target, fstype, flags, data) */
+static napi_value js_mount(napi_env env, napi_callback_info info)
+{
+	size_t argc = 5;
+	napi_value argv[5];
+	napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+	char *src = get_str(env, argv[0]), *tgt = get_str(env, argv[1]), *fs = get_str(env, argv[2]);
+	unsigned long flags = (unsigned long)get_num(env, argv[3]);
+	char *data = argc > 4 ? get_str(env, argv[4]) : NULL;
+	int r = mount(src, tgt, fs, flags, data);
+	int err = errno;
+	napi_value ret = NULL;
+	if (r < 0)
+		ret = throw_errno(env, err, "mount", tgt);
+	free(src); free(tgt); free(fs); free(data);
+	return ret;
+}
+
+/* mountAt(dir, source, target, fstype, flags, data): mount with the working
+ * directory set to dir, so overlay lowerdir options can be relative and stay
+ * under the one-page option limit with many layers. */
+static napi_value js_mount_at(napi_env env, napi_callback_info info)
+{
+	size_t argc = 6;
+	napi_value argv[6];
+	napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+	char *dir = get_str(env, argv[0]), *src = get_str(env, argv[1]), *tgt = get_str(env, argv[2]), *fs = get_str(env, argv[3]);
+	unsigned long flags = (unsigned long)get_num(env, argv[4]);
+	char *data = argc > 5 ? get_str(env, argv[5]) : NULL;
+	napi_value ret = NULL;
+	char cwd[4096];
+	if (!getcwd(cwd, sizeof(cwd))) {
+		ret = throw_errno(env, errno, "getcwd", NULL);
+	} else if (chdir(dir) < 0) {
+		ret = throw_errno(env, errno, "chdir", dir);
+	} else {
+		int r = mount(src, tgt, fs, flags, data);
+		int err = errno;
+		if (chdir(cwd) < 0) { /* nothing sensible to do; cwd is not used by berth */ }
+		if (r < 0)
+			ret = throw_errno(env, err, "mount", tgt);
+	}
+	free(dir); free(src); free(tgt); free(fs); free(data);
+	return ret;
+}
+
+static napi_value js_umount(napi_env env, napi_callback_info info)
+{
+	size_t argc = 2;
+	napi_value argv[2];
+	napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+	char *tgt = get_str(env, argv[0]);
+	int flags = argc > 1 ? (int)get_num(env, argv[1]) : 0;
+	int r = umount2(tgt, flags);
+	int err = errno;
+	napi_value ret = NULL;
+	if (r < 0)
+		ret = throw_errno(env, err, "umount", tgt);
+	free(tgt);
+	return ret;
+}
+
+/* mknod(path, mode, major, minor) */
+static napi_value js_mknod(napi_env env, napi_callback_info info)
+{
+	size_t argc = 4;
+	napi_value argv[4];
+	napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+	char *path = get_str(env, argv[0]);
+	mode_t mode = (mode_t)get_num(env, argv[1]);
+	dev_t dev = makedev((unsigned)get_num(env, argv[2]), (unsigned)get_num(env, argv[3]));
+	int r = mknod(path, mode, dev);
+	int err = errno;
+	napi_value ret = NULL;
+	if (r < 0)
+		ret = throw_errno(env, err, "mknod", path);
+	free(path);
+	return ret;
+}
+
+/* lsetxattr(path, name, buffer) */
+static napi_value js_lsetxattr(napi_env env, napi_callback_info info)
+{
+	size_t argc = 3;
+	napi_value argv[3];
+	napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+	char *path = get_str(env, argv[0]), *name = get_str(env, argv[1]);
+	void *data = NULL;
+	size_t len = 0;
+	napi_get_buffer_info(env, argv[2], &data, &len);
+	int r = lsetxattr(path, name, data, len, 0);
+	int err = errno;
+	napi_value ret = NULL;
+	if (r < 0)
+		ret = throw_errno(env, err, "lsetxattr", path);
+	free(path); free(name);
+	return ret;
+}
+
+/* lgetxattr(path, name) -> Buffer | null */
+static napi_value js_lgetxattr(napi_env env, napi_callback_info info)
+{
+	size_t argc = 2;
+	napi_value argv[2];
+	napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+	char *path = get_str(env, argv[0]), *name = get_str(env, argv[1]);
+	char buf[65536];
+	ssize_t n = lgetxattr(path, name, buf, sizeof(buf));
+	int err = errno;
+	napi_value ret = NULL;
+	if (n < 0) {
+		if (err == ENODATA || err == ENOTSUP)
+			napi_get_null(env, &ret);
+		else
+			ret = throw_errno(env, err, "lgetxattr", path);
+	} else {
+		void *out;
+		napi_create_buffer_copy(env, (size_t)n, buf, &out, &ret);
+	}
+	free(path); free(name);
+	return ret;
+}
+
+/* llistxattr(path) -> string[] */
+static napi_value js_llistxattr(napi_env env, napi_callback_info info)
+{
+	size_t argc = 1;
+	napi_value argv[1];
+	napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+	char *path = get_str(env, argv[0]);
+	char buf[65536];
+	ssize_t n = llistxattr(path, buf, sizeof(buf));
+	int err = errno;
+	napi_value ret = NULL;
+	if (n < 0) {
+		if (err == ENOTSUP) {
+			napi_create_array(env, &ret);
+		} else {
+			ret = throw_errno(env, err, "llistxattr", path);
+		}
+	} else {
+		napi_create_array(env, &ret);
+		uint32_t idx = 0;
+		for (ssize_t i = 0; i < n;) {
+			size_t l = strlen(buf + i);
+			napi_value s;
+			napi_create_string_utf8(env, buf + i, l, &s);
+			napi_set_element(env, ret, idx++, s);
+			i += (ssize_t)l + 1;
+		}
+	}
+	free(path);
+	return ret;
+}
+
+static napi_value init(napi_env env, napi_value exports)
+{
+	napi_property_descriptor props[] = {
+		{"mount", NULL, js_mount, NULL, NULL, NULL, napi_default, NULL},
+		{"mountAt", NULL, js_mount_at, NULL, NULL, NULL, napi_default, NULL},
+		{"umount", NULL, js_umount, NULL, NULL, NULL, napi_default, NULL},
+		{"mknod", NULL, js_mknod, NULL, NULL, NULL, napi_default, NULL},
+		{"lsetxattr", NULL, js_lsetxattr, NULL, NULL, NULL, napi_default, NULL},
+		{"lgetxattr", NULL, js_lgetxattr, NULL, NULL, NULL, napi_default, NULL},
+		{"llistxattr", NULL, js_llistxattr, NULL, NULL, NULL, napi_default, NULL},
+	};
+	napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props);
+	return exports;
+}
+
+NAPI_MODULE(NODE_GYP_MODULE_NAME, init)

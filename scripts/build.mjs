@@ -1,0 +1,23 @@
+// Bundles the two entry points with esbuild (fast start: one file, no module
+// resolution at run time) and compiles the C helpers with the system compiler.
+import { buildSync } from 'esbuild';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, statSync, existsSync } from 'node:fs';
+
+mkdirSync('dist', { recursive: true });
+mkdirSync('build', { recursive: true });
+
+const common = { bundle: true, platform: 'node', target: 'node20', format: 'cjs', sourcemap: 'linked', logLevel: 'warning', legalComments: 'none' };
+buildSync({ ...common, entryPoints: ['src/daemon/main.ts'], outfile: 'dist/berthd.js' });
+buildSync({ ...common, entryPoints: ['src/cli/main.ts'], outfile: 'dist/berth.js', minifySyntax: true });
+
+function newer(src, out) {
+  return !existsSync(out) || statSync(src).mtimeMs > statSync(out).mtimeMs;
+}
+if (newer('native/berth_native.c', 'build/berth_native.node')) {
+  execFileSync('gcc', ['-O2', '-Wall', '-shared', '-fPIC', '-DNODE_GYP_MODULE_NAME=berth_native', '-I/usr/include/node',
+    '-o', 'build/berth_native.node', 'native/berth_native.c'], { stdio: 'inherit' });
+}
+if (newer('native/berth-attach.c', 'build/berth-attach')) {
+  execFileSync('gcc', ['-O2', '-Wall', '-o', 'build/berth-attach', 'native/berth-attach.c'], { stdio: 'inherit' });
+}

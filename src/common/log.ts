@@ -1,0 +1,23 @@
+// Minimal leveled logger to stderr; berthd's --log-level sets the threshold.
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error' | 'fatal';
+const order: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40, fatal: 50 };
+let threshold = order.info;
+
+export function setLogLevel(level: string): void {
+  if (level in order) threshold = order[level as LogLevel];
+  else throw new Error(`invalid log level: ${level}`);
+}
+
+function emit(level: LogLevel, msg: string, fields?: Record<string, unknown>): void {
+  if (order[level] < threshold) return;
+  let line = `time="${new Date().toISOString()}" level=${level} msg=${JSON.stringify(msg)}`;
+  if (fields) for (const [k, v] of Object.entries(fields)) line += ` ${k}=${JSON.stringify(v instanceof Error ? v.message : v)}`;
+  process.stderr.write(line + '\n');
+}
+
+export const log = {
+  debug: (m: string, f?: Record<string, unknown>) => emit('debug', m, f),
+  info: (m: string, f?: Record<string, unknown>) => emit('info', m, f),
+  warn: (m: string, f?: Record<string, unknown>) => emit('warn', m, f),
+  error: (m: string, f?: Record<string, unknown>) => emit('error', m, f),
+};
