@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <stdlib.h>
+#include <sys/file.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
@@ -210,6 +211,19 @@ static napi_value js_llistxattr(napi_env env, napi_callback_info info)
 	return ret;
 }
 
+/* flock(fd, op): advisory lock keeping two daemons off one data-root. */
+static napi_value js_flock(napi_env env, napi_callback_info info)
+{
+	size_t argc = 2;
+	napi_value argv[2];
+	napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+	int fd = (int)get_num(env, argv[0]);
+	int op = (int)get_num(env, argv[1]);
+	if (flock(fd, op) < 0)
+		return throw_errno(env, errno, "flock", NULL);
+	return NULL;
+}
+
 static napi_value init(napi_env env, napi_value exports)
 {
 	napi_property_descriptor props[] = {
@@ -220,6 +234,7 @@ static napi_value init(napi_env env, napi_value exports)
 		{"lsetxattr", NULL, js_lsetxattr, NULL, NULL, NULL, napi_default, NULL},
 		{"lgetxattr", NULL, js_lgetxattr, NULL, NULL, NULL, napi_default, NULL},
 		{"llistxattr", NULL, js_llistxattr, NULL, NULL, NULL, napi_default, NULL},
+		{"flock", NULL, js_flock, NULL, NULL, NULL, napi_default, NULL},
 	};
 	napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props);
 	return exports;

@@ -10,7 +10,11 @@ export interface Native {
   lsetxattr(path: string, name: string, value: Buffer): void;
   lgetxattr(path: string, name: string): Buffer | null;
   llistxattr(path: string): string[];
+  flock(fd: number, op: number): void;
 }
+
+export const LOCK_EX = 2;
+export const LOCK_NB = 4;
 
 export const MS_RDONLY = 1;
 export const MS_BIND = 4096;

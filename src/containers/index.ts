@@ -1,0 +1,3 @@
+export { ContainerService, parseSignal } from './service';
+export type { ContainerServiceOptions, ImageLookup, ExecRecord, Hijack } from './service';
+export type { ContainerRecord, ContainerConfig, HostConfig, ContainerState } from './types';

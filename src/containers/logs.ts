@@ -1,0 +1,190 @@
+// Reading conmon's k8s-file logs and rendering Docker's log stream.
+// A record is "<RFC3339Nano UTC> <stdout|stderr> <F|P> <bytes>\n"; P marks a
+// partial line (no newline in the original output).
+import * as fs from 'node:fs';
+
+export interface LogOptions {
+  stdout: boolean;
+  stderr: boolean;
+  /** number of records from the end, or -1 for all */
+  tail: number;
+  timestamps: boolean;
+  /** nanosecond bounds (strings in conmon's fixed format compare correctly) */
+  since?: string;
+  until?: string;
+  /** raw output (TTY containers) instead of multiplexed frames */
+  raw: boolean;
+}
+
+const TS_LEN = 35; // 2026-11-22T05:00:00.123456789+00:00
+
+/** Unix seconds (with fraction) → the fixed-width timestamp conmon writes. */
+export function tsFromUnix(v: number): string {
+  const sec = Math.floor(v);
+  const nanos = Math.round((v - sec) * 1e9);
+  const d = new Date(sec * 1000).toISOString().slice(0, 19);
+  return `${d}.${String(nanos).padStart(9, '0')}+00:00`;
+}
+
+interface Rec { start: number; tsEnd: number; stream: 1 | 2; partial: boolean; contentStart: number; end: number }
+
+/** Splits complete records out of buf; returns them and the offset of the first incomplete byte. */
+export function scanRecords(buf: Buffer, from = 0): { recs: Rec[]; rest: number } {
+  const recs: Rec[] = [];
+  let pos = from;
+  for (;;) {
+    const nl = buf.indexOf(10, pos);
+    if (nl < 0) break;
+    // "<ts> stdout F " — stream name is 6 bytes.
+    const tsEnd = pos + TS_LEN;
+    if (nl > tsEnd + 9 && buf[tsEnd] === 32) {
+      const stream: 1 | 2 = buf[tsEnd + 4] === 0x65 /* 'e' of stderr */ ? 2 : 1;
+      const partial = buf[tsEnd + 8] === 0x50; // 'P'
+      recs.push({ start: pos, tsEnd, stream, partial, contentStart: tsEnd + 10, end: nl });
+    } else if (nl >= tsEnd + 9 && buf[tsEnd] === 32) {
+      // empty content
+      const stream: 1 | 2 = buf[tsEnd + 4] === 0x65 ? 2 : 1;
+      const partial = buf[tsEnd + 8] === 0x50;
+      recs.push({ start: pos, tsEnd, stream, partial, contentStart: Math.min(tsEnd + 10, nl), end: nl });
+    }
+    pos = nl + 1;
+  }
+  return { recs, rest: pos };
+}
+
+/** Renders records as Docker's log stream bytes. */
+export function render(buf: Buffer, recs: Rec[], o: LogOptions): Buffer {
+  const parts: Buffer[] = [];
+  for (const r of recs) {
+    if (r.stream === 1 ? !o.stdout : !o.stderr) continue;
+    if (o.since || o.until) {
+      const ts = buf.toString('latin1', r.start, r.tsEnd);
+      if (o.since && ts <= o.since) continue;
+      if (o.until && ts > o.until) continue;
+    }
+    const content = buf.subarray(r.contentStart, r.end);
+    let prefix: Buffer | undefined;
+    if (o.timestamps) prefix = Buffer.from(buf.toString('latin1', r.start, r.tsEnd - 6) + 'Z ', 'latin1');
+    const len = content.length + (r.partial ? 0 : 1) + (prefix ? prefix.length : 0);
+    if (!o.raw) {
+      const h = Buffer.alloc(8);
+      h[0] = r.stream;
+      h.writeUInt32BE(len, 4);
+      parts.push(h);
+    }
+    if (prefix) parts.push(prefix);
+    parts.push(content);
+    if (!r.partial) parts.push(NL);
+  }
+  return Buffer.concat(parts);
+}
+const NL = Buffer.from('\n');
+
+/** Reads the whole log (or its last `tail` records) once. Returns the bytes and the file offset read to. */
+export function readLog(file: string, o: LogOptions): { data: Buffer; offset: number; ino: number } {
+  let fd: number;
+  try {
+    fd = fs.openSync(file, 'r');
+  } catch {
+    return { data: Buffer.alloc(0), offset: 0, ino: 0 };
+  }
+  try {
+    const st = fs.fstatSync(fd);
+    const size = st.size;
+    if (o.tail === 0) return { data: Buffer.alloc(0), offset: size, ino: st.ino };
+    let start = 0;
+    let buf: Buffer;
+    if (o.tail > 0) {
+      // Read backwards in chunks until enough newlines are seen.
+      let chunk = 64 * 1024;
+      for (;;) {
+        start = Math.max(0, size - chunk);
+        buf = Buffer.allocUnsafe(size - start);
+        fs.readSync(fd, buf, 0, buf.length, start);
+        let count = 0;
+        for (let i = buf.length - 1; i >= 0; i--) if (buf[i] === 10) count++;
+        if (count > o.tail || start === 0) break;
+        chunk *= 4;
+      }
+      // Keep only the last `tail` records.
+      let nls = 0, cut = 0;
+      for (let i = buf.length - 2; i >= 0; i--) {
+        if (buf[i] === 10 && ++nls === o.tail) { cut = i + 1; break; }
+      }
+      if (nls < o.tail && start > 0) cut = buf.indexOf(10) + 1;
+      buf = buf.subarray(cut);
+    } else {
+      buf = Buffer.allocUnsafe(size);
+      let off = 0;
+      while (off < size) {
+        const n = fs.readSync(fd, buf, off, size - off, off);
+        if (n <= 0) break;
+        off += n;
+      }
+      buf = buf.subarray(0, off);
+    }
+    const { recs, rest } = scanRecords(buf);
+    const consumed = (o.tail > 0 ? size - buf.length : 0) + rest;
+    return { data: render(buf, recs, o), offset: consumed, ino: st.ino };
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/**
+ * Follows the log from `offset`, calling onData with rendered bytes, until stop() is called.
+ * Handles conmon replacing the file (rotation) by reopening when the inode changes.
+ */
+export function followLog(file: string, offset: number, ino: number, o: LogOptions, onData: (b: Buffer) => void): { stop: () => void; flush: () => void } {
+  let pending = Buffer.alloc(0);
+  let pos = offset;
+  let curIno = ino;
+  let stopped = false;
+  const pump = (): void => {
+    if (stopped) return;
+    let fd: number;
+    try {
+      fd = fs.openSync(file, 'r');
+    } catch {
+      return;
+    }
+    try {
+      const st = fs.fstatSync(fd);
+      if (st.ino !== curIno || st.size < pos) {
+        curIno = st.ino;
+        pos = 0;
+        pending = Buffer.alloc(0);
+      }
+      if (st.size <= pos) return;
+      const buf = Buffer.allocUnsafe(st.size - pos);
+      const n = fs.readSync(fd, buf, 0, buf.length, pos);
+      pos += n;
+      const all = pending.length ? Buffer.concat([pending, buf.subarray(0, n)]) : buf.subarray(0, n);
+      const { recs, rest } = scanRecords(all);
+      pending = Buffer.from(all.subarray(rest));
+      if (recs.length) {
+        const out = render(all, recs, o);
+        if (out.length) onData(out);
+      }
+    } finally {
+      fs.closeSync(fd);
+    }
+  };
+  let watcher: fs.FSWatcher | undefined;
+  try {
+    watcher = fs.watch(file, () => pump());
+  } catch {
+    watcher = undefined;
+  }
+  // inotify on the file misses a replacement by rename; a slow poll covers it.
+  const timer = setInterval(pump, 250);
+  pump();
+  return {
+    stop: () => {
+      stopped = true;
+      watcher?.close();
+      clearInterval(timer);
+    },
+    flush: () => pump(),
+  };
+}

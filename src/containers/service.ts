@@ -1,0 +1,1291 @@
+// The container service: create/start/stop/kill/wait/rm/attach/logs/exec,
+// state persistence and reconciliation with runc and conmon after a restart.
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import type { Duplex, Writable } from 'node:stream';
+import { writeJsonAtomic, readJson, writeFileAtomic, fsyncDir } from '../common/atomic-fs';
+import { conflict, EngineError, errorMessage, invalid, notFound, notModified, internal } from '../common/errors';
+import type { EventSink } from '../common/events';
+import { type Filters, matchLabels, checkFilterKeys } from '../common/filters';
+import { generateName, newId, shortId, validContainerName } from '../common/ids';
+import { log } from '../common/log';
+import { native, MNT_DETACH } from '../common/native';
+import { buildExecProcess, buildSpec, conmonCreate, conmonExec, effectiveCapabilities, Runc, type OciMount } from '../runtime';
+import { attachClient, parseDetachKeys } from './attach';
+import { hostsFile, resolvConf } from './etc-files';
+import { followLog, readLog, tsFromUnix, type LogOptions } from './logs';
+import { resolveInRoot } from './root-path';
+import { type ContainerConfig, type ContainerRecord, type HostConfig, ZERO_TIME } from './types';
+import { resolveUser } from './user';
+
+/** What the container service needs from the image store (small interface, as moby's backends). */
+export interface ImageLookup {
+  get(ref: string): { id: string; config: ImageConfigLike; chainIds: string[] };
+  tryGet(ref: string): { id: string; repoTags: string[] } | undefined;
+  snapshots: {
+    prepare(key: string, parent: string | null): Promise<void>;
+    mount(key: string, target: string): void;
+    unmount(target: string): void;
+    remove(key: string): Promise<void>;
+    listActive(): string[];
+  };
+}
+
+export interface ImageConfigLike {
+  config?: {
+    User?: string; Env?: string[] | null; Entrypoint?: string[] | null; Cmd?: string[] | null; WorkingDir?: string;
+    Labels?: Record<string, string> | null; ExposedPorts?: Record<string, object> | null; Volumes?: Record<string, object> | null;
+    StopSignal?: string; Healthcheck?: unknown; OnBuild?: string[] | null; Shell?: string[] | null;
+  };
+}
+
+export interface ContainerServiceOptions {
+  dataRoot: string;
+  execRoot: string;
+  runcPath: string;
+  conmonPath: string;
+  attachHelper: string;
+  images: ImageLookup;
+  events: EventSink;
+}
+
+/** Takes over the client connection once a request is known to be valid. */
+export type Hijack = () => { socket: Duplex; head: Buffer };
+
+export interface ExecRecord {
+  ID: string;
+  ContainerID: string;
+  Running: boolean;
+  ExitCode: number | null;
+  Pid: number;
+  OpenStdin: boolean;
+  OpenStdout: boolean;
+  OpenStderr: boolean;
+  DetachKeys: string;
+  CanRemove: boolean;
+  ProcessConfig: { tty: boolean; entrypoint: string; arguments: string[]; privileged: boolean; user: string };
+  Env: string[];
+  WorkingDir: string;
+  started: boolean;
+  done: Promise<void>;
+  finish: () => void;
+}
+
+const DEFAULT_PATH = 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+
+const signalNumbers: Record<string, number> = {
+  HUP: 1, INT: 2, QUIT: 3, ILL: 4, TRAP: 5, ABRT: 6, IOT: 6, BUS: 7, FPE: 8, KILL: 9, USR1: 10, SEGV: 11, USR2: 12,
+  PIPE: 13, ALRM: 14, TERM: 15, STKFLT: 16, CHLD: 17, CONT: 18, STOP: 19, TSTP: 20, TTIN: 21, TTOU: 22, URG: 23,
+  XCPU: 24, XFSZ: 25, VTALRM: 26, PROF: 27, WINCH: 28, IO: 29, POLL: 29, PWR: 30, SYS: 31,
+};
+
+/** "SIGTERM", "TERM", "15", "RTMIN+3" → signal number; throws Docker's error otherwise. */
+export function parseSignal(s: string): number {
+  const v = s.trim().toUpperCase();
+  if (/^\d+$/.test(v)) {
+    const n = Number(v);
+    if (n < 1 || n > 64) throw invalid(`Invalid signal: ${s}`);
+    return n;
+  }
+  const name = v.startsWith('SIG') ? v.slice(3) : v;
+  const n = signalNumbers[name];
+  if (n !== undefined) return n;
+  const rt = /^RTMIN(?:\+(\d+))?$/.exec(name) ?? /^RTMAX(?:-(\d+))?$/.exec(name);
+  if (rt) return name.startsWith('RTMIN') ? 34 + Number(rt[1] ?? 0) : 64 - Number(rt[1] ?? 0);
+  throw invalid(`Invalid signal: ${s}`);
+}
+
+function strArray(v: unknown, field: string): string[] | null {
+  if (v === undefined || v === null) return null;
+  if (typeof v === 'string') return [v]; // Docker accepts a string for Cmd/Entrypoint (strslice)
+  if (!Array.isArray(v) || v.some((x) => typeof x !== 'string')) throw invalid(`json: cannot unmarshal ${typeof v} into Go struct field ${field} of type []string`);
+  return v as string[];
+}
+function strMap(v: unknown, field: string): Record<string, string> {
+  if (v === undefined || v === null) return {};
+  if (typeof v !== 'object' || Array.isArray(v)) throw invalid(`json: cannot unmarshal into Go struct field ${field} of type map[string]string`);
+  const out: Record<string, string> = {};
+  for (const [k, x] of Object.entries(v as Record<string, unknown>)) {
+    if (typeof x !== 'string') throw invalid(`json: cannot unmarshal ${typeof x} into Go struct field ${field} of type string`);
+    out[k] = x;
+  }
+  return out;
+}
+function bool(v: unknown, field: string): boolean {
+  if (v === undefined || v === null) return false;
+  if (typeof v !== 'boolean') throw invalid(`json: cannot unmarshal ${typeof v} into Go struct field ${field} of type bool`);
+  return v;
+}
+function str(v: unknown, field: string): string {
+  if (v === undefined || v === null) return '';
+  if (typeof v !== 'string') throw invalid(`json: cannot unmarshal ${typeof v} into Go struct field ${field} of type string`);
+  return v;
+}
+function num(v: unknown, field: string): number {
+  if (v === undefined || v === null) return 0;
+  if (typeof v !== 'number' || !Number.isFinite(v)) throw invalid(`json: cannot unmarshal ${typeof v} into Go struct field ${field} of type int64`);
+  return v;
+}
+
+function mergeEnv(base: string[], over: string[]): string[] {
+  const out = [...base];
+  for (const e of over) {
+    const k = e.split('=')[0];
+    const i = out.findIndex((x) => x.split('=')[0] === k);
+    if (i >= 0) out[i] = e;
+    else out.push(e);
+  }
+  return out;
+}
+
+function humanDuration(ms: number): string {
+  const s = Math.floor(ms / 1000);
+  if (s < 1) return 'Less than a second';
+  if (s === 1) return '1 second';
+  if (s < 60) return `${s} seconds`;
+  const m = Math.floor(s / 60);
+  if (m === 1) return 'About a minute';
+  if (m < 60) return `${m} minutes`;
+  const h = Math.round(s / 3600);
+  if (h === 1) return 'About an hour';
+  if (h < 48) return `${h} hours`;
+  if (h < 24 * 7 * 2) return `${Math.floor(h / 24)} days`;
+  if (h < 24 * 30 * 2) return `${Math.floor(h / 24 / 7)} weeks`;
+  if (h < 24 * 365 * 2) return `${Math.floor(h / 24 / 30)} months`;
+  return `${Math.floor(h / 24 / 365)} years`;
+}
+
+function quoteArgs(p: string, args: string[]): string {
+  if (!args.length) return p;
+  return `${p} ${args.map((a) => (a.includes(' ') ? `'${a}'` : a)).join(' ')}`;
+}
+
+function startErrorFor(message: string): EngineError {
+  const full = `failed to create shim task: OCI runtime create failed: ${message}: unknown`;
+  // Docker answers 400 for a command that cannot be run, 500 for the rest.
+  if (/executable file not found|no such file or directory|permission denied|not a directory/.test(message)) return invalid(full);
+  return internal(full);
+}
+
+function exitCodeForStartError(message: string): number {
+  if (/executable file not found|no such file or directory/.test(message)) return 127;
+  if (/permission denied/.test(message)) return 126;
+  return 128;
+}
+
+export class ContainerService {
+  private records = new Map<string, ContainerRecord>();
+  private names = new Map<string, string>();
+  private locks = new Map<string, Promise<unknown>>();
+  private exitWaiters = new Map<string, Array<(code: number) => void>>();
+  private removedWaiters = new Map<string, Array<() => void>>();
+  private pendingAttach = new Map<string, Array<(ok: boolean) => Promise<void>>>();
+  private execs = new Map<string, ExecRecord>();
+  private runc: Runc;
+  private exitDir: string;
+  private watcher: fs.FSWatcher | undefined;
+  private readonly o: ContainerServiceOptions;
+
+  constructor(o: ContainerServiceOptions) {
+    this.o = o;
+    this.runc = new Runc(o.runcPath, path.join(o.execRoot, 'runc'));
+    this.exitDir = path.join(o.execRoot, 'exits');
+  }
+
+  // ---------- paths ----------
+  private dir(id: string): string { return path.join(this.o.dataRoot, 'containers', id); }
+  private bundle(id: string): string { return path.join(this.o.execRoot, 'containers', id); }
+  private rootfs(id: string): string { return path.join(this.bundle(id), 'rootfs'); }
+  logPath(id: string): string { return path.join(this.dir(id), 'container.log'); }
+
+  private save(rec: ContainerRecord): void {
+    writeJsonAtomic(path.join(this.dir(rec.Id), 'config.v2.json'), rec);
+  }
+
+  /** Serialises state changes per container. */
+  private async locked<T>(id: string, fn: () => Promise<T>): Promise<T> {
+    const prev = this.locks.get(id) ?? Promise.resolve();
+    const run = prev.then(fn, fn);
+    const tail = run.catch(() => undefined);
+    this.locks.set(id, tail);
+    try {
+      return await run;
+    } finally {
+      if (this.locks.get(id) === tail) this.locks.delete(id);
+    }
+  }
+
+  private emit(rec: ContainerRecord, action: string, extra: Record<string, string> = {}): void {
+    this.o.events({
+      Type: 'container',
+      Action: action,
+      Actor: { ID: rec.Id, Attributes: { ...rec.Config.Labels, image: rec.Config.Image, name: rec.Name.slice(1), ...extra } },
+    });
+  }
+
+  // ---------- start-up ----------
+  async init(): Promise<void> {
+    for (const d of [path.join(this.o.dataRoot, 'containers'), path.join(this.o.execRoot, 'containers'), this.exitDir, path.join(this.o.execRoot, 'runc')]) {
+      fs.mkdirSync(d, { recursive: true, mode: 0o711 });
+    }
+    const base = path.join(this.o.dataRoot, 'containers');
+    for (const id of fs.readdirSync(base)) {
+      const rec = readJson(path.join(base, id, 'config.v2.json')) as ContainerRecord | undefined;
+      if (!rec || rec.Id !== id) {
+        // Half-created or half-removed: nothing refers to it.
+        log.info('removing incomplete container directory', { id });
+        fs.rmSync(path.join(base, id), { recursive: true, force: true });
+        continue;
+      }
+      this.records.set(id, rec);
+      this.names.set(rec.Name.slice(1), id);
+    }
+    // watch before reconciling so no exit is missed in between
+    this.watcher = fs.watch(this.exitDir, (_ev, file) => {
+      if (file) void this.onExitFile(file.toString());
+    });
+    const runcStates = new Map((await this.runc.list()).map((s) => [s.id, s]));
+    for (const rec of this.records.values()) {
+      const st = runcStates.get(rec.Id);
+      runcStates.delete(rec.Id);
+      await this.reconcile(rec, st);
+    }
+    // runc containers without a record (crash during rm): kill and delete them.
+    for (const st of runcStates.values()) {
+      log.info('deleting orphan runc container', { id: st.id });
+      await this.runc.delete(st.id, true);
+      this.unmountQuiet(this.rootfs(st.id));
+      fs.rmSync(this.bundle(st.id), { recursive: true, force: true });
+    }
+    // Snapshots and bundles nobody owns.
+    for (const key of this.o.images.snapshots.listActive()) {
+      if (!this.records.has(key)) await this.o.images.snapshots.remove(key).catch((e: unknown) => log.warn('snapshot cleanup failed', { key, err: e }));
+    }
+    for (const id of fs.readdirSync(path.join(this.o.execRoot, 'containers'))) {
+      if (!this.records.has(id)) {
+        this.unmountQuiet(this.rootfs(id));
+        fs.rmSync(this.bundle(id), { recursive: true, force: true });
+      }
+    }
+    for (const f of fs.readdirSync(this.exitDir)) if (!this.records.has(f)) fs.rmSync(path.join(this.exitDir, f), { force: true });
+  }
+
+  private async reconcile(rec: ContainerRecord, st: { status: string; pid: number } | undefined): Promise<void> {
+    const exitFile = path.join(this.exitDir, rec.Id);
+    if (fs.existsSync(exitFile)) {
+      await this.onExitFile(rec.Id);
+      return;
+    }
+    if (st && (st.status === 'running' || st.status === 'paused')) {
+      // Still alive under its conmon: adopt it.
+      const changed = !rec.State.Running || rec.State.Pid !== st.pid || rec.State.Paused !== (st.status === 'paused');
+      rec.State = { ...rec.State, Status: st.status === 'paused' ? 'paused' : 'running', Running: true, Paused: st.status === 'paused', Pid: st.pid, Restarting: false };
+      if (rec.State.StartedAt === ZERO_TIME) rec.State.StartedAt = new Date().toISOString();
+      if (changed) this.save(rec);
+      return;
+    }
+    if (st) {
+      // created but never started (crash mid-start), or stopped without exit file
+      await this.runc.delete(rec.Id, true);
+    }
+    this.unmountQuiet(this.rootfs(rec.Id));
+    if (rec.State.Running || rec.State.Status === 'running' || rec.State.Status === 'paused' || rec.State.Status === 'restarting') {
+      // Its monitor is gone (reboot, or killed): it died without telling us.
+      rec.State = { ...rec.State, Status: 'exited', Running: false, Paused: false, Restarting: false, Pid: 0, ExitCode: 255, FinishedAt: new Date().toISOString() };
+      this.save(rec);
+    } else if (rec.State.Status === 'removing') {
+      await this.removeNow(rec, true);
+    }
+  }
+
+  close(): void {
+    this.watcher?.close();
+  }
+
+  // ---------- lookup ----------
+  get(ref: string): ContainerRecord {
+    const r = this.find(ref);
+    if (!r) throw notFound(`No such container: ${ref}`);
+    return r;
+  }
+
+  find(ref: string): ContainerRecord | undefined {
+    if (!ref) return undefined;
+    const name = ref.startsWith('/') ? ref.slice(1) : ref;
+    const byId = this.records.get(ref);
+    if (byId) return byId;
+    const byName = this.names.get(name);
+    if (byName) return this.records.get(byName);
+    if (/^[0-9a-f]+$/.test(ref)) {
+      let found: ContainerRecord | undefined;
+      for (const [id, r] of this.records) {
+        if (id.startsWith(ref)) {
+          if (found) throw invalid(`Multiple IDs found with provided prefix: ${ref}`);
+          found = r;
+        }
+      }
+      return found;
+    }
+    return undefined;
+  }
+
+  all(): ContainerRecord[] {
+    return [...this.records.values()];
+  }
+
+  /** Container IDs using an image (for rmi conflicts). */
+  usingImage(imageId: string): string[] {
+    return this.all().filter((r) => r.Image === imageId).map((r) => r.Id);
+  }
+
+  // ---------- create ----------
+  async create(body: Record<string, unknown>, nameParam: string | undefined): Promise<{ Id: string; Warnings: string[] }> {
+    if (typeof body !== 'object' || body === null || Array.isArray(body)) throw invalid('config cannot be empty in order to create a container');
+    const imageRef = str(body['Image'], 'Config.Image');
+    if (!imageRef) throw invalid('No image specified');
+    let name = nameParam ?? '';
+    if (name) {
+      if (!validContainerName.test(name)) throw invalid(`Invalid container name (${name}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed`);
+      name = name.replace(/^\//, '');
+      const taken = this.names.get(name);
+      if (taken) throw conflict(`Conflict. The container name "/${name}" is already in use by container "${taken}". You have to remove (or rename) that container to be able to reuse that name.`);
+    }
+    const image = this.o.images.get(imageRef);
+    const ic = image.config.config ?? {};
+    const hcIn = (body['HostConfig'] ?? {}) as Record<string, unknown>;
+    if (typeof hcIn !== 'object' || Array.isArray(hcIn)) throw invalid('json: cannot unmarshal into Go struct field HostConfig');
+
+    const userCmd = strArray(body['Cmd'], 'Config.Cmd');
+    const userEp = strArray(body['Entrypoint'], 'Config.Entrypoint');
+    let entrypoint: string[] | null;
+    let cmd: string[] | null;
+    if (userEp !== null) {
+      entrypoint = userEp.length === 1 && userEp[0] === '' ? null : userEp;
+      cmd = userCmd;
+    } else {
+      entrypoint = ic.Entrypoint ?? null;
+      cmd = userCmd && userCmd.length ? userCmd : (ic.Cmd ?? null);
+    }
+    const argv = [...(entrypoint ?? []), ...(cmd ?? [])];
+    if (!argv.length) throw invalid('No command specified');
+
+    const id = newId();
+    if (!name) {
+      for (let i = 0; ; i++) {
+        name = generateName(i);
+        if (!this.names.has(name)) break;
+      }
+    }
+    const restart = (hcIn['RestartPolicy'] ?? { Name: '', MaximumRetryCount: 0 }) as { Name?: string; MaximumRetryCount?: number };
+    const autoRemove = bool(hcIn['AutoRemove'], 'HostConfig.AutoRemove');
+    if (autoRemove && restart.Name && restart.Name !== 'no') throw invalid("can't create 'AutoRemove' container with restart policy");
+    const networkMode = str(hcIn['NetworkMode'], 'HostConfig.NetworkMode') || 'default';
+    if (!/^(default|bridge|none|host|container:.+)$/.test(networkMode)) throw notFound(`network ${networkMode} not found`);
+    if (networkMode.startsWith('container:')) this.get(networkMode.slice(10));
+    const logConfig = (hcIn['LogConfig'] ?? {}) as { Type?: string; Config?: Record<string, string> };
+    const logType = logConfig.Type || 'json-file';
+    if (!['json-file', 'k8s-file', 'local', 'none'].includes(logType)) throw invalid(`logger: no log driver named '${logType}' is registered`);
+    const tty = bool(body['Tty'], 'Config.Tty');
+    const labels = { ...(ic.Labels ?? {}), ...strMap(body['Labels'], 'Config.Labels') };
+    const binds = strArray(hcIn['Binds'], 'HostConfig.Binds');
+    for (const b of binds ?? []) this.parseBind(b);
+    const tmpfs = strMap(hcIn['Tmpfs'], 'HostConfig.Tmpfs');
+
+    const config: ContainerConfig = {
+      Hostname: str(body['Hostname'], 'Config.Hostname') || id.slice(0, 12),
+      Domainname: str(body['Domainname'], 'Config.Domainname'),
+      User: body['User'] !== undefined && body['User'] !== '' ? str(body['User'], 'Config.User') : (ic.User ?? ''),
+      AttachStdin: bool(body['AttachStdin'], 'Config.AttachStdin'),
+      AttachStdout: bool(body['AttachStdout'], 'Config.AttachStdout'),
+      AttachStderr: bool(body['AttachStderr'], 'Config.AttachStderr'),
+      ExposedPorts: { ...(ic.ExposedPorts ?? {}), ...((body['ExposedPorts'] as Record<string, object> | null) ?? {}) },
+      Tty: tty,
+      OpenStdin: bool(body['OpenStdin'], 'Config.OpenStdin'),
+      StdinOnce: bool(body['StdinOnce'], 'Config.StdinOnce'),
+      Env: mergeEnv(ic.Env ?? [], strArray(body['Env'], 'Config.Env') ?? []),
+      Cmd: cmd,
+      Image: imageRef,
+      Volumes: { ...(ic.Volumes ?? {}), ...((body['Volumes'] as Record<string, object> | null) ?? {}) },
+      WorkingDir: str(body['WorkingDir'], 'Config.WorkingDir') || ic.WorkingDir || '',
+      Entrypoint: entrypoint,
+      OnBuild: ic.OnBuild ?? null,
+      Labels: labels,
+    };
+    if (config.WorkingDir && !config.WorkingDir.startsWith('/')) throw invalid(`the working directory '${config.WorkingDir}' is invalid, it needs to be an absolute path`);
+    const stopSignal = str(body['StopSignal'], 'Config.StopSignal') || ic.StopSignal;
+    if (stopSignal) { parseSignal(stopSignal); config.StopSignal = stopSignal; }
+    if (typeof body['StopTimeout'] === 'number') config.StopTimeout = body['StopTimeout'];
+    if (body['Healthcheck'] ?? ic.Healthcheck) config.Healthcheck = body['Healthcheck'] ?? ic.Healthcheck;
+    if (!Object.keys(config.ExposedPorts ?? {}).length) delete config.ExposedPorts;
+    if (!Object.keys(config.Volumes ?? {}).length) config.Volumes = null;
+
+    const consoleSize = Array.isArray(hcIn['ConsoleSize']) ? (hcIn['ConsoleSize'] as number[]) : [0, 0];
+    const hostConfig: HostConfig = {
+      ...(hcIn as Partial<HostConfig>),
+      Binds: binds,
+      LogConfig: { Type: logType, Config: logConfig.Config ?? {} },
+      NetworkMode: networkMode,
+      PortBindings: (hcIn['PortBindings'] as HostConfig['PortBindings']) ?? {},
+      RestartPolicy: { Name: restart.Name ?? '', MaximumRetryCount: restart.MaximumRetryCount ?? 0 },
+      AutoRemove: autoRemove,
+      VolumesFrom: strArray(hcIn['VolumesFrom'], 'HostConfig.VolumesFrom'),
+      CapAdd: strArray(hcIn['CapAdd'], 'HostConfig.CapAdd'),
+      CapDrop: strArray(hcIn['CapDrop'], 'HostConfig.CapDrop'),
+      Dns: strArray(hcIn['Dns'], 'HostConfig.Dns') ?? [],
+      DnsOptions: strArray(hcIn['DnsOptions'], 'HostConfig.DnsOptions') ?? [],
+      DnsSearch: strArray(hcIn['DnsSearch'], 'HostConfig.DnsSearch') ?? [],
+      ExtraHosts: strArray(hcIn['ExtraHosts'], 'HostConfig.ExtraHosts'),
+      GroupAdd: strArray(hcIn['GroupAdd'], 'HostConfig.GroupAdd'),
+      IpcMode: str(hcIn['IpcMode'], 'HostConfig.IpcMode') || 'private',
+      PidMode: str(hcIn['PidMode'], 'HostConfig.PidMode'),
+      UTSMode: str(hcIn['UTSMode'], 'HostConfig.UTSMode'),
+      Privileged: bool(hcIn['Privileged'], 'HostConfig.Privileged'),
+      PublishAllPorts: bool(hcIn['PublishAllPorts'], 'HostConfig.PublishAllPorts'),
+      ReadonlyRootfs: bool(hcIn['ReadonlyRootfs'], 'HostConfig.ReadonlyRootfs'),
+      SecurityOpt: strArray(hcIn['SecurityOpt'], 'HostConfig.SecurityOpt'),
+      Tmpfs: tmpfs,
+      ShmSize: num(hcIn['ShmSize'], 'HostConfig.ShmSize') || 64 * 1024 * 1024,
+      ConsoleSize: [Number(consoleSize[0] ?? 0), Number(consoleSize[1] ?? 0)],
+      Runtime: 'runc',
+    };
+    if (hostConfig.Init === undefined) hostConfig.Init = null;
+
+    const rec: ContainerRecord = {
+      Id: id,
+      Created: new Date().toISOString(),
+      Path: argv[0] ?? '',
+      Args: argv.slice(1),
+      State: { Status: 'created', Running: false, Paused: false, Restarting: false, OOMKilled: false, Dead: false, Pid: 0, ExitCode: 0, Error: '', StartedAt: ZERO_TIME, FinishedAt: ZERO_TIME },
+      Image: image.id,
+      Name: '/' + name,
+      RestartCount: 0,
+      Config: config,
+      HostConfig: hostConfig,
+      SnapshotParent: image.chainIds[image.chainIds.length - 1] ?? null,
+    };
+    // Reserve the name before the first await so two creates cannot both take it.
+    this.names.set(name, id);
+    try {
+      const dir = this.dir(id);
+      fs.mkdirSync(dir, { mode: 0o710 });
+      await this.o.images.snapshots.prepare(id, rec.SnapshotParent);
+      this.writeEtcFiles(rec);
+      this.save(rec); // the commit point: from here the container exists
+      this.records.set(id, rec);
+    } catch (e) {
+      this.names.delete(name);
+      await this.o.images.snapshots.remove(id).catch(() => undefined);
+      fs.rmSync(this.dir(id), { recursive: true, force: true });
+      throw e;
+    }
+    this.emit(rec, 'create');
+    return { Id: id, Warnings: [] };
+  }
+
+  private parseBind(b: string): { src: string; dst: string; ro: boolean; propagation?: string } {
+    const parts = b.split(':');
+    if (parts.length < 2 || parts.length > 3) throw invalid(`invalid volume specification: '${b}'`);
+    const [src = '', dst = '', mode = ''] = parts;
+    if (!dst.startsWith('/')) throw invalid(`invalid volume specification: '${b}': invalid mount config for type "bind": invalid mount path: '${dst}' mount path must be absolute`);
+    if (!src.startsWith('/')) throw invalid(`invalid volume specification: '${b}': named volumes are not supported yet`);
+    const opts = mode ? mode.split(',') : [];
+    for (const o of opts) if (!['ro', 'rw', 'z', 'Z', 'shared', 'rshared', 'slave', 'rslave', 'private', 'rprivate', 'nocopy', 'consistent', 'cached', 'delegated'].includes(o)) throw invalid(`invalid mode: ${o}`);
+    const propagation = opts.find((o) => /^r?(shared|slave|private)$/.test(o));
+    return { src, dst, ro: opts.includes('ro'), ...(propagation ? { propagation } : {}) };
+  }
+
+  private writeEtcFiles(rec: ContainerRecord): void {
+    const hc = rec.HostConfig;
+    const dir = this.dir(rec.Id);
+    const host = hc.NetworkMode === 'host';
+    const hostname = host ? os.hostname() : rec.Config.Hostname;
+    if (host) {
+      let hosts = '';
+      try { hosts = fs.readFileSync('/etc/hosts', 'utf8'); } catch { hosts = hostsFile(hostname, undefined, []); }
+      for (const h of hc.ExtraHosts ?? []) { const i = h.indexOf(':'); if (i > 0) hosts += `${h.slice(i + 1)}\t${h.slice(0, i)}\n`; }
+      fs.writeFileSync(path.join(dir, 'hosts'), hosts);
+    } else {
+      fs.writeFileSync(path.join(dir, 'hosts'), hostsFile(hostname, undefined, hc.ExtraHosts ?? []));
+    }
+    fs.writeFileSync(path.join(dir, 'hostname'), hostname + '\n');
+    fs.writeFileSync(path.join(dir, 'resolv.conf'), resolvConf(host, hc.Dns ?? [], hc.DnsSearch ?? [], hc.DnsOptions ?? []));
+  }
+
+  // ---------- start ----------
+  start(ref: string): Promise<void> {
+    const rec0 = this.get(ref);
+    return this.locked(rec0.Id, () => this.startLocked(this.get(rec0.Id)));
+  }
+
+  private async startLocked(rec: ContainerRecord): Promise<void> {
+    if (rec.State.Paused) throw conflict(`cannot start a paused container, try unpause instead`);
+    if (rec.State.Running) throw notModified();
+    if (rec.State.Status === 'removing') throw conflict(`container is marked for removal and cannot be started`);
+    const id = rec.Id;
+    const bundle = this.bundle(id);
+    const rootfs = this.rootfs(id);
+    fs.mkdirSync(rootfs, { recursive: true, mode: 0o700 });
+    fs.rmSync(path.join(this.exitDir, id), { force: true });
+    fs.rmSync(path.join(bundle, 'exit'), { force: true });
+    fs.rmSync(path.join(bundle, 'oom'), { force: true });
+    let mounted = false;
+    try {
+      this.o.images.snapshots.mount(id, rootfs);
+      mounted = true;
+      const spec = this.specFor(rec, rootfs);
+      fs.writeFileSync(path.join(bundle, 'config.json'), JSON.stringify(spec));
+      const tty = rec.Config.Tty;
+      const pid = await conmonCreate({
+        conmonPath: this.o.conmonPath,
+        runtimePath: this.o.runcPath,
+        runtimeRoot: path.join(this.o.execRoot, 'runc'),
+        id,
+        name: rec.Name.slice(1),
+        bundle,
+        pidFile: path.join(bundle, 'pidfile'),
+        conmonPidFile: path.join(bundle, 'conmon.pid'),
+        logPath: this.logPath(id),
+        exitDir: this.exitDir,
+        persistDir: bundle,
+        terminal: tty,
+        stdin: rec.Config.OpenStdin,
+        // Detaching from a TTY (or a container whose stdin stays open) must not close its stdin.
+        leaveStdinOpen: rec.Config.OpenStdin && (tty || !rec.Config.StdinOnce),
+      });
+      // Connect clients that attached before start, so no output is lost.
+      const pending = this.pendingAttach.get(id) ?? [];
+      this.pendingAttach.delete(id);
+      await Promise.all(pending.map((p) => p(true).catch((e: unknown) => log.warn('attach failed', { id, err: e }))));
+      await this.runc.start(id);
+      const conmonPid = Number(fs.readFileSync(path.join(bundle, 'conmon.pid'), 'utf8').trim()) || undefined;
+      rec.State = { ...rec.State, Status: 'running', Running: true, Paused: false, Restarting: false, OOMKilled: false, Dead: false, Pid: pid, ExitCode: 0, Error: '', StartedAt: new Date().toISOString(), FinishedAt: ZERO_TIME };
+      if (conmonPid) rec.ConmonPid = conmonPid;
+      rec.ManuallyStopped = false;
+      this.save(rec);
+      this.emit(rec, 'start');
+      // A very short-lived process may have exited before we recorded "running".
+      if (fs.existsSync(path.join(this.exitDir, id))) void this.onExitFile(id);
+    } catch (e) {
+      const msg = errorMessage(e);
+      for (const p of this.pendingAttach.get(id) ?? []) void p(false);
+      this.pendingAttach.delete(id);
+      await this.runc.delete(id, true);
+      if (mounted) this.unmountQuiet(rootfs);
+      if (e instanceof EngineError && e.kind !== 'internal') throw e;
+      const err = startErrorFor(msg);
+      rec.State = { ...rec.State, Status: rec.State.StartedAt === ZERO_TIME ? 'created' : 'exited', ExitCode: exitCodeForStartError(msg), Error: err.message };
+      this.save(rec);
+      if (rec.HostConfig.AutoRemove) {
+        void this.locked(id, () => this.removeNow(rec, true)).catch(() => undefined);
+      }
+      throw err;
+    }
+  }
+
+  private specFor(rec: ContainerRecord, rootfs: string): Record<string, unknown> {
+    const c = rec.Config, hc = rec.HostConfig;
+    const user = resolveUser(rootfs, c.User, hc.GroupAdd ?? []);
+    const cwd = c.WorkingDir || '/';
+    if (cwd !== '/') {
+      // Docker creates the working directory when the image lacks it.
+      const p = resolveInRoot(rootfs, cwd);
+      if (!fs.existsSync(p)) {
+        fs.mkdirSync(p, { recursive: true, mode: 0o755 });
+      }
+    }
+    const hostNet = hc.NetworkMode === 'host';
+    const env = [...c.Env];
+    if (!env.some((e) => e.startsWith('PATH='))) env.unshift(DEFAULT_PATH);
+    const extra = [`HOSTNAME=${hostNet ? os.hostname() : c.Hostname}`];
+    if (c.Tty) extra.push('TERM=xterm');
+    const finalEnv = mergeEnv(extra, env);
+    if (!finalEnv.some((e) => e.startsWith('HOME='))) finalEnv.push(`HOME=${user.home || '/'}`);
+
+    const dir = this.dir(rec.Id);
+    const mounts: OciMount[] = [];
+    let netSource = rec;
+    if (hc.NetworkMode.startsWith('container:')) netSource = this.get(hc.NetworkMode.slice(10));
+    const etcDir = this.dir(netSource.Id);
+    for (const [f, dst] of [['resolv.conf', '/etc/resolv.conf'], ['hostname', '/etc/hostname'], ['hosts', '/etc/hosts']] as const) {
+      mounts.push({ destination: dst, type: 'bind', source: path.join(f === 'hostname' ? dir : etcDir, f), options: ['rbind', 'rprivate'] });
+    }
+    for (const b of hc.Binds ?? []) {
+      const p = this.parseBind(b);
+      if (!fs.existsSync(p.src)) fs.mkdirSync(p.src, { recursive: true, mode: 0o755 });
+      mounts.push({ destination: p.dst, type: 'bind', source: p.src, options: ['rbind', p.propagation ?? 'rprivate', p.ro ? 'ro' : 'rw'] });
+    }
+    for (const m of hc.Mounts ?? []) {
+      if (m.Type === 'bind') {
+        if (!m.Source || !fs.existsSync(m.Source)) throw invalid(`invalid mount config for type "bind": bind source path does not exist: ${m.Source ?? ''}`);
+        mounts.push({ destination: m.Target, type: 'bind', source: m.Source, options: ['rbind', m.BindOptions?.Propagation ?? 'rprivate', m.ReadOnly ? 'ro' : 'rw'] });
+      } else if (m.Type === 'tmpfs') {
+        const o = ['nosuid', 'nodev', 'noexec'];
+        if (m.TmpfsOptions?.SizeBytes) o.push(`size=${m.TmpfsOptions.SizeBytes}`);
+        if (m.TmpfsOptions?.Mode) o.push(`mode=${m.TmpfsOptions.Mode.toString(8)}`);
+        mounts.push({ destination: m.Target, type: 'tmpfs', source: 'tmpfs', options: o });
+      } else {
+        throw invalid(`mount type ${m.Type} is not supported yet`);
+      }
+    }
+    for (const [dst, opts] of Object.entries(hc.Tmpfs ?? {})) {
+      mounts.push({ destination: dst, type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'nodev', 'noexec', ...(opts ? opts.split(',') : [])] });
+    }
+    let network: 'new' | 'host' | { path: string } = 'new';
+    if (hostNet) network = 'host';
+    else if (netSource !== rec) {
+      if (!netSource.State.Running) throw conflict(`cannot join network of a non running container: ${netSource.Id}`);
+      network = { path: `/proc/${netSource.State.Pid}/ns/net` };
+    }
+    const [h, w] = hc.ConsoleSize ?? [0, 0];
+    return buildSpec({
+      id: rec.Id,
+      rootfs,
+      readonlyRootfs: hc.ReadonlyRootfs,
+      args: [rec.Path, ...rec.Args],
+      env: finalEnv,
+      cwd,
+      uid: user.uid,
+      gid: user.gid,
+      additionalGids: user.additionalGids,
+      terminal: c.Tty,
+      ...(h && w ? { consoleSize: { height: h, width: w } } : {}),
+      hostname: hostNet ? os.hostname() : c.Hostname,
+      privileged: hc.Privileged,
+      capAdd: hc.CapAdd ?? [],
+      capDrop: hc.CapDrop ?? [],
+      mounts,
+      network,
+      ipcHost: hc.IpcMode === 'host',
+      pidHost: hc.PidMode === 'host',
+      utsHost: hc.UTSMode === 'host',
+      cgroupsPath: `/berth/${rec.Id}`,
+      shmSize: hc.ShmSize || 64 * 1024 * 1024,
+      sysctls: hc.Sysctls ?? {},
+      noNewPrivileges: (hc.SecurityOpt ?? []).some((s) => s === 'no-new-privileges' || s === 'no-new-privileges:true'),
+      annotations: {},
+    });
+  }
+
+  // ---------- exits ----------
+  private async onExitFile(id: string): Promise<void> {
+    const rec = this.records.get(id);
+    const file = path.join(this.exitDir, id);
+    if (!rec) return;
+    let text: string;
+    let mtime: Date;
+    try {
+      text = fs.readFileSync(file, 'utf8');
+      mtime = fs.statSync(file).mtime;
+    } catch {
+      return;
+    }
+    if (!text.trim()) return; // conmon writes the file whole; an empty read is a race with its creation
+    await this.locked(id, async () => {
+      if (!fs.existsSync(file) || !this.records.has(id)) return;
+      const code = Number.parseInt(text.trim(), 10);
+      const oom = fs.existsSync(path.join(this.bundle(id), 'oom'));
+      fs.rmSync(file, { force: true });
+      await this.runc.delete(id, true);
+      this.unmountQuiet(this.rootfs(id));
+      rec.State = { ...rec.State, Status: 'exited', Running: false, Paused: false, Restarting: false, Pid: 0, ExitCode: Number.isFinite(code) ? code : 255, OOMKilled: oom, FinishedAt: mtime.toISOString() };
+      delete rec.ConmonPid;
+      this.save(rec);
+      if (oom) this.emit(rec, 'oom');
+      this.emit(rec, 'die', { exitCode: String(rec.State.ExitCode) });
+      for (const w of this.exitWaiters.get(id) ?? []) w(rec.State.ExitCode);
+      this.exitWaiters.delete(id);
+      if (rec.HostConfig.AutoRemove) await this.removeNow(rec, true);
+    });
+  }
+
+  private waitExit(id: string, timeoutMs: number): Promise<boolean> {
+    return new Promise((resolve) => {
+      const rec = this.records.get(id);
+      if (!rec || !rec.State.Running) { resolve(true); return; }
+      const timer = timeoutMs >= 0 ? setTimeout(() => { done(false); }, timeoutMs) : undefined;
+      const list = this.exitWaiters.get(id) ?? [];
+      const w = (): void => done(true);
+      const done = (v: boolean): void => {
+        if (timer) clearTimeout(timer);
+        const l = this.exitWaiters.get(id);
+        if (l) { const i = l.indexOf(w); if (i >= 0) l.splice(i, 1); }
+        resolve(v);
+      };
+      list.push(w);
+      this.exitWaiters.set(id, list);
+    });
+  }
+
+  // ---------- stop / kill / restart ----------
+  async stop(ref: string, timeoutSec?: number, signal?: string): Promise<void> {
+    const rec = this.get(ref);
+    if (!rec.State.Running) throw notModified();
+    await this.stopRunning(rec, timeoutSec, signal);
+    rec.ManuallyStopped = true;
+    if (this.records.has(rec.Id)) this.save(rec);
+    this.emit(rec, 'stop');
+  }
+
+  private async stopRunning(rec: ContainerRecord, timeoutSec?: number, signal?: string): Promise<void> {
+    const sig = parseSignal(signal || rec.Config.StopSignal || 'SIGTERM');
+    const t = timeoutSec ?? rec.Config.StopTimeout ?? 10;
+    if (rec.State.Paused) await this.runc.resume(rec.Id).catch(() => undefined);
+    const exited = this.waitExit(rec.Id, t < 0 ? -1 : t * 1000);
+    this.emit(rec, 'kill', { signal: String(sig) });
+    await this.runc.kill(rec.Id, String(sig));
+    if (await exited) return;
+    this.emit(rec, 'kill', { signal: '9' });
+    const killed = this.waitExit(rec.Id, 30000);
+    await this.runc.kill(rec.Id, 'KILL', true);
+    if (!(await killed)) throw internal(`container ${rec.Id} did not exit after SIGKILL`);
+  }
+
+  async kill(ref: string, signal?: string): Promise<void> {
+    const rec = this.get(ref);
+    const sig = parseSignal(signal || 'KILL');
+    if (!rec.State.Running) throw conflict(`Cannot kill container: ${ref}: Container ${rec.Id} is not running`);
+    if (rec.State.Paused && sig !== 9) throw conflict(`Cannot kill container: ${ref}: Container ${rec.Id} is paused. Unpause the container before stopping or killing`);
+    const exited = sig === 9 ? this.waitExit(rec.Id, 10000) : undefined;
+    const r = await this.runc.kill(rec.Id, String(sig), sig === 9);
+    if (r.code !== 0 && this.records.get(rec.Id)?.State.Running) throw internal(`Cannot kill container: ${ref}: ${r.stderr.trim()}`);
+    this.emit(rec, 'kill', { signal: String(sig) });
+    if (exited) await exited;
+  }
+
+  async restart(ref: string, timeoutSec?: number, signal?: string): Promise<void> {
+    const rec = this.get(ref);
+    if (rec.State.Running) await this.stopRunning(rec, timeoutSec, signal);
+    await this.start(rec.Id);
+    this.emit(rec, 'restart');
+  }
+
+  async pause(ref: string): Promise<void> {
+    const rec = this.get(ref);
+    if (!rec.State.Running) throw conflict(`Container ${rec.Id} is not running`);
+    if (rec.State.Paused) throw conflict(`Container ${rec.Id} is already paused`);
+    await this.runc.pause(rec.Id);
+    rec.State = { ...rec.State, Status: 'paused', Paused: true };
+    this.save(rec);
+    this.emit(rec, 'pause');
+  }
+
+  async unpause(ref: string): Promise<void> {
+    const rec = this.get(ref);
+    if (!rec.State.Paused) throw conflict(`Container ${rec.Id} is not paused`);
+    await this.runc.resume(rec.Id);
+    rec.State = { ...rec.State, Status: 'running', Paused: false };
+    this.save(rec);
+    this.emit(rec, 'unpause');
+  }
+
+  // ---------- remove / rename ----------
+  async remove(ref: string, force: boolean, _volumes: boolean): Promise<void> {
+    const rec = this.get(ref);
+    if (rec.State.Running && !force) {
+      const what = rec.State.Paused ? 'paused' : 'running';
+      throw conflict(`You cannot remove a ${what} container ${rec.Id}. Stop the container before attempting removal or force remove`);
+    }
+    if (rec.State.Status === 'removing') throw conflict(`removal of container ${rec.Id} is already in progress`);
+    if (rec.State.Running) {
+      rec.HostConfig.AutoRemove = false; // we remove it ourselves below
+      const exited = this.waitExit(rec.Id, 30000);
+      if (rec.State.Paused) await this.runc.resume(rec.Id).catch(() => undefined);
+      await this.runc.kill(rec.Id, 'KILL', true);
+      if (!(await exited)) {
+        // conmon gone: clean up by hand
+        await this.runc.delete(rec.Id, true);
+      }
+    }
+    await this.locked(rec.Id, () => this.removeNow(rec, true));
+  }
+
+  private async removeNow(rec: ContainerRecord, _force: boolean): Promise<void> {
+    const id = rec.Id;
+    if (!this.records.has(id)) return;
+    await this.runc.delete(id, true);
+    this.unmountQuiet(this.rootfs(id));
+    // Drop the record first: a crash after this leaves only unowned files, which start-up removes.
+    fs.rmSync(path.join(this.dir(id), 'config.v2.json'), { force: true });
+    try { fsyncDir(this.dir(id)); } catch { /* dir may be gone */ }
+    this.records.delete(id);
+    if (this.names.get(rec.Name.slice(1)) === id) this.names.delete(rec.Name.slice(1));
+    await this.o.images.snapshots.remove(id).catch((e: unknown) => log.warn('snapshot removal failed', { id, err: e }));
+    fs.rmSync(this.bundle(id), { recursive: true, force: true });
+    fs.rmSync(this.dir(id), { recursive: true, force: true });
+    fs.rmSync(path.join(this.exitDir, id), { force: true });
+    for (const w of this.exitWaiters.get(id) ?? []) w(rec.State.ExitCode);
+    this.exitWaiters.delete(id);
+    for (const w of this.removedWaiters.get(id) ?? []) w();
+    this.removedWaiters.delete(id);
+    for (const [eid, e] of this.execs) if (e.ContainerID === id && !e.Running) this.execs.delete(eid);
+    this.emit(rec, 'destroy');
+  }
+
+  rename(ref: string, newName: string): void {
+    const rec = this.get(ref);
+    if (!newName) throw invalid('Neither old nor new names may be empty');
+    if (!validContainerName.test(newName)) throw invalid(`Invalid container name (${newName}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed`);
+    const name = newName.replace(/^\//, '');
+    const old = rec.Name.slice(1);
+    if (name === old) throw invalid(`Renaming a container with the same name as its current name`);
+    const taken = this.names.get(name);
+    if (taken) throw conflict(`Error when allocating new name: Conflict. The container name "/${name}" is already in use by container "${taken}". You have to remove (or rename) that container to be able to reuse that name.`);
+    rec.Name = '/' + name;
+    this.save(rec);
+    this.names.delete(old);
+    this.names.set(name, rec.Id);
+    this.emit(rec, 'rename', { oldName: '/' + old });
+  }
+
+  // ---------- wait ----------
+  /** Resolves when the condition holds; `ready` is called once the wait is registered. */
+  wait(ref: string, condition: string): Promise<{ StatusCode: number; Error: { Message: string } | null }> {
+    const rec = this.get(ref);
+    const cond = condition || 'not-running';
+    if (!['not-running', 'next-exit', 'removed'].includes(cond)) throw invalid(`invalid condition: "${cond}"`);
+    const result = (): { StatusCode: number; Error: null } => ({ StatusCode: rec.State.ExitCode, Error: null });
+    if (cond === 'not-running' && !rec.State.Running) return Promise.resolve(result());
+    if (cond === 'removed') {
+      if (!this.records.has(rec.Id)) return Promise.resolve(result());
+      return new Promise((resolve) => {
+        const l = this.removedWaiters.get(rec.Id) ?? [];
+        l.push(() => resolve(result()));
+        this.removedWaiters.set(rec.Id, l);
+      });
+    }
+    return new Promise((resolve) => {
+      const l = this.exitWaiters.get(rec.Id) ?? [];
+      l.push((code) => resolve({ StatusCode: code, Error: null }));
+      this.exitWaiters.set(rec.Id, l);
+    });
+  }
+
+  // ---------- attach / logs / resize ----------
+  attach(ref: string, hijack: Hijack, o: { stdin: boolean; stdout: boolean; stderr: boolean; stream: boolean; logs: boolean; detachKeys?: string | null }): void {
+    const rec = this.get(ref);
+    const keys = parseDetachKeys(o.detachKeys);
+    const stdin = o.stdin && rec.Config.OpenStdin;
+    if (o.stream && !rec.State.Running && rec.State.StartedAt !== ZERO_TIME && !rec.HostConfig.AutoRemove) {
+      throw conflict('You cannot attach to a stopped container, start it first');
+    }
+    if (rec.State.Paused) throw conflict('You cannot attach to a paused container, unpause it first');
+    const { socket: client, head } = hijack();
+    if (o.logs) {
+      const { data } = readLog(this.logPath(rec.Id), { stdout: o.stdout, stderr: o.stderr, tail: -1, timestamps: false, raw: rec.Config.Tty });
+      if (data.length) client.write(data);
+    }
+    if (!o.stream) { client.end(); return; }
+    this.emit(rec, 'attach');
+    const connect = async (ok: boolean): Promise<void> => {
+      if (!ok) { client.end(); return; }
+      const s = attachClient(client, {
+        dir: this.bundle(rec.Id),
+        helper: this.o.attachHelper,
+        tty: rec.Config.Tty,
+        stdin,
+        detachKeys: keys,
+        onEnd: (detached) => { if (detached) this.emit(rec, 'detach'); },
+      }, head);
+      await s.ready;
+    };
+    if (rec.State.Running) {
+      void connect(true).catch(() => client.end());
+    } else {
+      // Attached before start (docker run): connect once conmon is up, before runc start.
+      const l = this.pendingAttach.get(rec.Id) ?? [];
+      l.push(connect);
+      this.pendingAttach.set(rec.Id, l);
+      client.on('close', () => {
+        const cur = this.pendingAttach.get(rec.Id);
+        if (cur) { const i = cur.indexOf(connect); if (i >= 0) cur.splice(i, 1); }
+      });
+    }
+  }
+
+  logs(ref: string, out: Writable, o: { stdout: boolean; stderr: boolean; follow: boolean; tail: string; timestamps: boolean; since?: number; until?: number }): { stop: () => void } {
+    const rec = this.get(ref);
+    if (rec.HostConfig.LogConfig.Type === 'none') throw invalid(`configured logging driver does not support reading`);
+    const tail = o.tail === '' || o.tail === 'all' ? -1 : Number.parseInt(o.tail, 10);
+    const opts: LogOptions = {
+      stdout: o.stdout, stderr: o.stderr, tail: Number.isFinite(tail) && tail >= 0 ? tail : -1, timestamps: o.timestamps, raw: rec.Config.Tty,
+      ...(o.since ? { since: tsFromUnix(o.since) } : {}),
+      ...(o.until ? { until: tsFromUnix(o.until) } : {}),
+    };
+    const file = this.logPath(rec.Id);
+    const first = readLog(file, opts);
+    if (first.data.length) out.write(first.data);
+    const untilPassed = o.until !== undefined && o.until > 0 && o.until * 1000 <= Date.now();
+    if (!o.follow || !rec.State.Running || untilPassed) {
+      out.end();
+      return { stop: () => undefined };
+    }
+    const f = followLog(file, first.offset, first.ino, { ...opts, tail: -1 }, (b) => out.write(b));
+    let stopped = false;
+    const stop = (): void => { if (!stopped) { stopped = true; f.stop(); } };
+    void this.wait(rec.Id, 'next-exit').then(() => {
+      f.flush();
+      stop();
+      out.end();
+    });
+    return { stop };
+  }
+
+  resize(ref: string, h: number, w: number): void {
+    const rec = this.get(ref);
+    if (!rec.State.Running) throw conflict(`Container ${rec.Id} is not running`);
+    if (!rec.Config.Tty) return;
+    this.writeCtl(this.bundle(rec.Id), h, w);
+  }
+
+  private writeCtl(dir: string, h: number, w: number): void {
+    try {
+      const fd = fs.openSync(path.join(dir, 'ctl'), fs.constants.O_WRONLY | fs.constants.O_NONBLOCK);
+      try { fs.writeSync(fd, `1 ${h} ${w}\n`); } finally { fs.closeSync(fd); }
+    } catch (e) {
+      log.debug('resize failed', { dir, err: e });
+    }
+  }
+
+  // ---------- top ----------
+  async top(ref: string, psArgs: string): Promise<{ Titles: string[]; Processes: string[][] }> {
+    const rec = this.get(ref);
+    if (!rec.State.Running) throw conflict(`Container ${rec.Id} is not running`);
+    const pids = new Set((await this.runc.pids(rec.Id)).map(String));
+    const args = psArgs ? psArgs.split(/\s+/).filter(Boolean) : ['-ef'];
+    const { execFile } = await import('node:child_process');
+    const out = await new Promise<string>((resolve, reject) => execFile('ps', args, { maxBuffer: 16 << 20 }, (err, stdout, stderr) => {
+      if (err) reject(internal(`Error running ps: ${String(stderr).trim() || err.message}`));
+      else resolve(String(stdout));
+    }));
+    const lines = out.split('\n').filter(Boolean);
+    const header = lines[0] ?? '';
+    const titles = header.trim().split(/\s+/);
+    const pidIdx = titles.indexOf('PID');
+    if (pidIdx < 0) throw internal(`Couldn't find PID field in ps output`);
+    const procs: string[][] = [];
+    for (const l of lines.slice(1)) {
+      const fields = l.trim().split(/\s+/);
+      if (!pids.has(fields[pidIdx] ?? '')) continue;
+      // the last column (CMD/COMMAND) may contain spaces
+      const row = fields.slice(0, titles.length - 1);
+      row.push(fields.slice(titles.length - 1).join(' '));
+      procs.push(row);
+    }
+    return { Titles: titles, Processes: procs };
+  }
+
+  // ---------- exec ----------
+  execCreate(ref: string, body: Record<string, unknown>): { Id: string } {
+    const rec = this.get(ref);
+    if (!rec.State.Running) throw conflict(`Container ${rec.Id} is not running`);
+    if (rec.State.Paused) throw conflict(`Container ${rec.Id} is paused, unpause the container before exec`);
+    const cmd = strArray(body['Cmd'], 'Cmd');
+    if (!cmd || !cmd.length) throw invalid('No exec command specified');
+    const id = newId();
+    let finish: () => void = () => undefined;
+    const done = new Promise<void>((r) => { finish = r; });
+    const ex: ExecRecord = {
+      ID: id,
+      ContainerID: rec.Id,
+      Running: false,
+      ExitCode: null,
+      Pid: 0,
+      OpenStdin: bool(body['AttachStdin'], 'AttachStdin'),
+      OpenStdout: bool(body['AttachStdout'], 'AttachStdout'),
+      OpenStderr: bool(body['AttachStderr'], 'AttachStderr'),
+      DetachKeys: str(body['DetachKeys'], 'DetachKeys'),
+      CanRemove: false,
+      ProcessConfig: { tty: bool(body['Tty'], 'Tty'), entrypoint: cmd[0] ?? '', arguments: cmd.slice(1), privileged: bool(body['Privileged'], 'Privileged'), user: str(body['User'], 'User') },
+      Env: strArray(body['Env'], 'Env') ?? [],
+      WorkingDir: str(body['WorkingDir'], 'WorkingDir'),
+      started: false,
+      done,
+      finish,
+    };
+    this.execs.set(id, ex);
+    this.emit(rec, `exec_create: ${cmd.join(' ')}`, { execID: id });
+    return { Id: id };
+  }
+
+  getExec(id: string): ExecRecord {
+    const e = this.execs.get(id);
+    if (!e) throw notFound(`No such exec instance: ${id}`);
+    return e;
+  }
+
+  execInspect(id: string): Record<string, unknown> {
+    const e = this.getExec(id);
+    return {
+      ID: e.ID, Running: e.Running, ExitCode: e.ExitCode, ProcessConfig: e.ProcessConfig, OpenStdin: e.OpenStdin, OpenStderr: e.OpenStderr,
+      OpenStdout: e.OpenStdout, CanRemove: e.CanRemove, ContainerID: e.ContainerID, DetachKeys: e.DetachKeys, Pid: e.Pid,
+    };
+  }
+
+  /** Starts an exec; with a client socket, streams its I/O there. Resolves when the process has started. */
+  async execStart(id: string, opts: { detach: boolean; tty?: boolean }, hijack?: Hijack): Promise<void> {
+    const ex = this.getExec(id);
+    if (ex.started) throw conflict(`Error: Exec command ${id} has already run`);
+    const rec = this.get(ex.ContainerID);
+    if (!rec.State.Running) throw conflict(`Container ${rec.Id} is not running`);
+    if (rec.State.Paused) throw conflict(`Container ${rec.Id} is paused, unpause the container before exec`);
+    ex.started = true;
+    const conn = !opts.detach && hijack ? hijack() : undefined;
+    const client = conn?.socket;
+    const head = conn?.head;
+    const rootfs = this.rootfs(rec.Id);
+    const c = rec.Config;
+    const user = resolveUser(rootfs, ex.ProcessConfig.user || c.User, rec.HostConfig.GroupAdd ?? []);
+    const tty = opts.tty ?? ex.ProcessConfig.tty;
+    ex.ProcessConfig.tty = tty;
+    let env = [...c.Env];
+    if (!env.some((e) => e.startsWith('PATH='))) env.unshift(DEFAULT_PATH);
+    env = mergeEnv([`HOSTNAME=${c.Hostname}`, ...(tty ? ['TERM=xterm'] : [])], env);
+    env = mergeEnv(env, ex.Env);
+    if (!env.some((e) => e.startsWith('HOME='))) env.push(`HOME=${user.home || '/'}`);
+    const caps = effectiveCapabilities(rec.HostConfig.Privileged || ex.ProcessConfig.privileged, rec.HostConfig.CapAdd ?? [], rec.HostConfig.CapDrop ?? []);
+    const dir = path.join(this.bundle(rec.Id), 'exec', id);
+    fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+    const specPath = path.join(dir, 'process.json');
+    fs.writeFileSync(specPath, JSON.stringify(buildExecProcess({
+      args: [ex.ProcessConfig.entrypoint, ...ex.ProcessConfig.arguments], env, cwd: ex.WorkingDir || c.WorkingDir || '/',
+      uid: user.uid, gid: user.gid, additionalGids: user.additionalGids, terminal: tty, caps, noNewPrivileges: false,
+    })));
+    const attach = !opts.detach && client !== undefined;
+    const h = conmonExec({
+      conmonPath: this.o.conmonPath, runtimePath: this.o.runcPath, runtimeRoot: path.join(this.o.execRoot, 'runc'),
+      containerId: rec.Id, execId: id, dir, processSpecPath: specPath, terminal: tty, stdin: ex.OpenStdin && attach, attach,
+    });
+    const cmdline = [ex.ProcessConfig.entrypoint, ...ex.ProcessConfig.arguments].join(' ');
+    let clientDone: Promise<void> = Promise.resolve();
+    if (attach && client) {
+      try {
+        await h.attachReady;
+      } catch (e) {
+        ex.ExitCode = 126;
+        ex.finish();
+        throw internal(errorMessage(e));
+      }
+      let endClient: () => void = () => undefined;
+      clientDone = new Promise((r) => { endClient = r; });
+      const s = attachClient(client, {
+        dir, helper: this.o.attachHelper, tty, stdin: ex.OpenStdin, detachKeys: parseDetachKeys(ex.DetachKeys || null),
+        // The CLI reads the exit code as soon as the stream ends: record it first.
+        holdEndUntil: h.exit.catch(() => undefined),
+        onEnd: () => endClient(),
+      }, head);
+      await s.ready.catch(() => undefined);
+    }
+    h.start();
+    let pid: number;
+    try {
+      pid = await h.pid;
+    } catch (e) {
+      const msg = errorMessage(e);
+      ex.ExitCode = exitCodeForStartError(msg);
+      ex.Running = false;
+      ex.finish();
+      fs.rmSync(dir, { recursive: true, force: true });
+      if (client) {
+        // The stream is already open: say it in-band, as Docker's exec does.
+        const text = `OCI runtime exec failed: ${msg}: unknown\r\n`;
+        if (!tty) {
+          const hdr = Buffer.alloc(8); hdr[0] = 1; hdr.writeUInt32BE(Buffer.byteLength(text), 4);
+          client.write(Buffer.concat([hdr, Buffer.from(text)]));
+        } else client.write(text);
+        client.end();
+        return;
+      }
+      throw startErrorFor(msg);
+    }
+    ex.Pid = pid;
+    ex.Running = true;
+    this.emit(rec, `exec_start: ${cmdline}`, { execID: id });
+    void h.exit.then((code) => {
+      ex.ExitCode = code;
+      ex.Running = false;
+      ex.Pid = 0;
+      ex.finish();
+      this.emit(rec, 'exec_die', { execID: id, exitCode: String(code) });
+      void clientDone.then(() => fs.rmSync(dir, { recursive: true, force: true }));
+    });
+  }
+
+  execResize(id: string, h: number, w: number): void {
+    const ex = this.getExec(id);
+    if (!ex.ProcessConfig.tty) return;
+    this.writeCtl(path.join(this.bundle(ex.ContainerID), 'exec', id), h, w);
+  }
+
+  // ---------- views ----------
+  statusText(rec: ContainerRecord): string {
+    const s = rec.State;
+    const now = Date.now();
+    if (s.Status === 'removing') return 'Removal In Progress';
+    if (s.Running) {
+      const up = `Up ${humanDuration(now - Date.parse(s.StartedAt))}`;
+      if (s.Paused) return `${up} (Paused)`;
+      if (s.Health) return `${up} (${s.Health.Status === 'starting' ? 'health: starting' : s.Health.Status})`;
+      return up;
+    }
+    if (s.Status === 'restarting') return `Restarting (${s.ExitCode}) ${humanDuration(now - Date.parse(s.FinishedAt))} ago`;
+    if (s.Dead) return 'Dead';
+    if (s.StartedAt === ZERO_TIME) return 'Created';
+    if (s.FinishedAt === ZERO_TIME) return '';
+    return `Exited (${s.ExitCode}) ${humanDuration(now - Date.parse(s.FinishedAt))} ago`;
+  }
+
+  private networkName(rec: ContainerRecord): string {
+    const m = rec.HostConfig.NetworkMode;
+    return m === 'default' ? 'bridge' : m;
+  }
+
+  private networks(rec: ContainerRecord): Record<string, unknown> {
+    const n = this.networkName(rec);
+    if (n.startsWith('container:')) return {};
+    return {
+      [n]: {
+        IPAMConfig: null, Links: null, Aliases: null, NetworkID: '', EndpointID: '', Gateway: '', IPAddress: '', IPPrefixLen: 0,
+        IPv6Gateway: '', GlobalIPv6Address: '', GlobalIPv6PrefixLen: 0, MacAddress: '', DriverOpts: null,
+      },
+    };
+  }
+
+  private mounts(rec: ContainerRecord): unknown[] {
+    const out: unknown[] = [];
+    for (const b of rec.HostConfig.Binds ?? []) {
+      const p = this.parseBind(b);
+      out.push({ Type: 'bind', Source: p.src, Destination: p.dst, Mode: b.split(':')[2] ?? '', RW: !p.ro, Propagation: p.propagation ?? 'rprivate' });
+    }
+    for (const m of rec.HostConfig.Mounts ?? []) {
+      out.push({ Type: m.Type, Source: m.Source ?? '', Destination: m.Target, Mode: '', RW: !m.ReadOnly, Propagation: m.Type === 'bind' ? (m.BindOptions?.Propagation ?? 'rprivate') : '' });
+    }
+    return out;
+  }
+
+  list(o: { all: boolean; limit: number; size: boolean; filters: Filters }): unknown[] {
+    checkFilterKeys(o.filters, ['id', 'name', 'label', 'label!', 'status', 'ancestor', 'exited', 'before', 'since', 'network', 'volume', 'health', 'isolation', 'is-task', 'publish', 'expose']);
+    let recs = this.all().sort((a, b) => (b.Created < a.Created ? -1 : b.Created > a.Created ? 1 : 0));
+    const f = o.filters;
+    const statusF = f.get('status');
+    for (const s of statusF ?? []) if (!['created', 'restarting', 'running', 'removing', 'paused', 'exited', 'dead'].includes(s)) throw invalid(`Invalid filter 'status=${s}'`);
+    const all = o.all || !!statusF?.length || !!f.get('exited')?.length;
+    if (!all) recs = recs.filter((r) => r.State.Running);
+    const before = f.get('before')?.[0], since = f.get('since')?.[0];
+    if (before) { const b = this.get(before); recs = recs.filter((r) => r.Created < b.Created); }
+    if (since) { const s = this.get(since); recs = recs.filter((r) => r.Created > s.Created); }
+    recs = recs.filter((r) => {
+      if (f.get('id')?.length && !f.get('id')!.some((v) => r.Id.startsWith(v))) return false;
+      if (f.get('name')?.length && !f.get('name')!.some((v) => { try { return new RegExp(v).test(r.Name); } catch { return r.Name.includes(v); } })) return false;
+      if (!matchLabels(f, r.Config.Labels)) return false;
+      if (statusF?.length && !statusF.includes(r.State.Status)) return false;
+      if (f.get('exited')?.length && (r.State.Running || r.State.StartedAt === ZERO_TIME || !f.get('exited')!.includes(String(r.State.ExitCode)))) return false;
+      if (f.get('ancestor')?.length && !f.get('ancestor')!.some((a) => {
+        const img = this.o.images.tryGet(a);
+        return (img && img.id === r.Image) || r.Config.Image === a;
+      })) return false;
+      if (f.get('network')?.length && !f.get('network')!.includes(this.networkName(r))) return false;
+      if (f.get('health')?.length && !f.get('health')!.includes(r.State.Health?.Status ?? 'none')) return false;
+      return true;
+    });
+    if (o.limit > 0) recs = recs.slice(0, o.limit);
+    return recs.map((r) => {
+      const item: Record<string, unknown> = {
+        Id: r.Id,
+        Names: [r.Name],
+        Image: r.Config.Image,
+        ImageID: r.Image,
+        Command: quoteArgs(r.Path, r.Args),
+        Created: Math.floor(Date.parse(r.Created) / 1000),
+        Ports: [],
+        Labels: r.Config.Labels ?? {},
+        State: r.State.Status,
+        Status: this.statusText(r),
+        HostConfig: { NetworkMode: r.HostConfig.NetworkMode },
+        NetworkSettings: { Networks: this.networks(r) },
+        Mounts: this.mounts(r),
+      };
+      if (o.size) {
+        item['SizeRw'] = 0;
+        item['SizeRootFs'] = 0;
+      }
+      return item;
+    });
+  }
+
+  inspect(ref: string, _size: boolean): Record<string, unknown> {
+    const r = this.get(ref);
+    const dir = this.dir(r.Id);
+    const state: Record<string, unknown> = { ...r.State };
+    if (!r.State.Health) delete state['Health'];
+    const hc: Record<string, unknown> = { ...r.HostConfig };
+    return {
+      Id: r.Id,
+      Created: r.Created,
+      Path: r.Path,
+      Args: r.Args,
+      State: state,
+      Image: r.Image,
+      ResolvConfPath: path.join(dir, 'resolv.conf'),
+      HostnamePath: path.join(dir, 'hostname'),
+      HostsPath: path.join(dir, 'hosts'),
+      LogPath: this.logPath(r.Id),
+      Name: r.Name,
+      RestartCount: r.RestartCount,
+      Driver: 'overlay2',
+      Platform: 'linux',
+      MountLabel: '',
+      ProcessLabel: '',
+      AppArmorProfile: '',
+      ExecIDs: [...this.execs.values()].filter((e) => e.ContainerID === r.Id).map((e) => e.ID).filter(Boolean).length ? [...this.execs.values()].filter((e) => e.ContainerID === r.Id).map((e) => e.ID) : null,
+      HostConfig: hc,
+      GraphDriver: { Name: 'overlay2', Data: { MergedDir: this.rootfs(r.Id) } },
+      Mounts: this.mounts(r),
+      Config: r.Config,
+      NetworkSettings: {
+        Bridge: '', SandboxID: '', HairpinMode: false, LinkLocalIPv6Address: '', LinkLocalIPv6PrefixLen: 0, Ports: {},
+        SandboxKey: r.State.Running && r.HostConfig.NetworkMode !== 'host' ? `/proc/${r.State.Pid}/ns/net` : '',
+        SecondaryIPAddresses: null, SecondaryIPv6Addresses: null, EndpointID: '', Gateway: '', GlobalIPv6Address: '',
+        GlobalIPv6PrefixLen: 0, IPAddress: '', IPPrefixLen: 0, IPv6Gateway: '', MacAddress: '',
+        Networks: this.networks(r),
+      },
+    };
+  }
+
+  counts(): { total: number; running: number; paused: number; stopped: number } {
+    let running = 0, paused = 0, stopped = 0;
+    for (const r of this.records.values()) {
+      if (r.State.Paused) paused++;
+      else if (r.State.Running) running++;
+      else stopped++;
+    }
+    return { total: this.records.size, running, paused, stopped };
+  }
+
+  /** Removes stopped containers (POST /containers/prune). */
+  async prune(filters: Filters): Promise<{ ContainersDeleted: string[]; SpaceReclaimed: number }> {
+    const deleted: string[] = [];
+    const until = filters.get('until')?.[0];
+    const untilMs = until ? (await import('../common/filters')).parseTimestamp(until) : undefined;
+    for (const r of this.all()) {
+      if (r.State.Running) continue;
+      if (!matchLabels(filters, r.Config.Labels)) continue;
+      if (untilMs !== undefined && Date.parse(r.Created) > untilMs) continue;
+      await this.remove(r.Id, false, false).then(() => deleted.push(r.Id), () => undefined);
+    }
+    return { ContainersDeleted: deleted, SpaceReclaimed: 0 };
+  }
+
+  private unmountQuiet(target: string): void {
+    try {
+      native().umount(target, 0);
+    } catch (e) {
+      const code = (e as { code?: string }).code;
+      if (code === 'EBUSY') {
+        try { native().umount(target, MNT_DETACH); } catch { /* nothing more to do */ }
+      } else if (code !== 'EINVAL' && code !== 'ENOENT') log.warn('unmount failed', { target, err: e });
+    }
+  }
+}
+
+export { writeFileAtomic };

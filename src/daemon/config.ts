@@ -1,0 +1,128 @@
+// berthd's flags and config file, mirroring dockerd's names.
+import * as fs from 'node:fs';
+
+export interface DaemonConfig {
+  hosts: string[];
+  dataRoot: string;
+  execRoot: string;
+  pidfile: string;
+  logLevel: string;
+  runtimePath: string;
+  conmonPath: string;
+  group: string;
+  tls: boolean;
+  tlsVerify: boolean;
+  tlsCaCert?: string;
+  tlsCert?: string;
+  tlsKey?: string;
+  configFile?: string;
+}
+
+export const DEFAULT_SOCKET = 'unix:///run/berth/berth.sock';
+
+const usage = `Usage:	berthd [OPTIONS]
+
+A self-sufficient runtime for containers that speaks the Docker Engine API.
+
+Options:
+      --config-file string     Daemon configuration file (default "/etc/berth/daemon.json")
+      --conmon string          Path to conmon (default "conmon")
+      --data-root string       Root directory of persistent state (default "/var/lib/berth")
+  -D, --debug                  Enable debug mode
+      --default-runtime string Path or name of the OCI runtime (default "runc")
+      --exec-root string       Root directory for execution state files (default "/run/berth")
+  -G, --group string           Group for the unix socket (default "berth")
+  -H, --host list              Daemon socket(s) to connect to (default unix:///run/berth/berth.sock)
+  -l, --log-level string       Set the logging level ("debug"|"info"|"warn"|"error"|"fatal") (default "info")
+  -p, --pidfile string         Path to use for daemon PID file (default "/run/berth/berthd.pid")
+      --runtime string         Path of the OCI runtime binary (default "runc")
+      --tls                    Use TLS; implied by --tlsverify
+      --tlscacert string       Trust certs signed only by this CA
+      --tlscert string         Path to TLS certificate file
+      --tlskey string          Path to TLS key file
+      --tlsverify              Use TLS and verify the remote
+  -v, --version                Print version information and quit
+`;
+
+function which(cmd: string): string {
+  if (cmd.includes('/')) return cmd;
+  for (const dir of (process.env['PATH'] ?? '').split(':').concat(['/usr/sbin', '/usr/bin', '/sbin', '/bin'])) {
+    const p = `${dir}/${cmd}`;
+    try {
+      fs.accessSync(p, fs.constants.X_OK);
+      return p;
+    } catch { /* next */ }
+  }
+  return cmd;
+}
+
+export function parseArgs(argv: string[]): DaemonConfig | 'help' | 'version' {
+  const flags = new Map<string, string[]>();
+  const bools = new Set(['tls', 'tlsverify', 'debug', 'D', 'help', 'h', 'version', 'v']);
+  const alias: Record<string, string> = { H: 'host', l: 'log-level', p: 'pidfile', G: 'group', D: 'debug', h: 'help', v: 'version', g: 'data-root', 'graph': 'data-root', 'add-runtime': 'runtime' };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    const m = /^--?([^=]+)(?:=(.*))?$/.exec(a);
+    if (!m) throw new Error(`berthd takes no positional arguments: ${a}`);
+    let name = m[1]!;
+    name = alias[name] ?? name;
+    let val = m[2];
+    if (val === undefined) {
+      if (bools.has(name) || bools.has(m[1]!)) val = 'true';
+      else {
+        val = argv[++i];
+        if (val === undefined) throw new Error(`flag needs an argument: ${a}`);
+      }
+    }
+    flags.set(name, [...(flags.get(name) ?? []), val]);
+  }
+  if (flags.has('help')) return 'help';
+  if (flags.has('version')) return 'version';
+  const known = ['host', 'data-root', 'exec-root', 'pidfile', 'log-level', 'config-file', 'default-runtime', 'runtime', 'conmon', 'group', 'tls', 'tlsverify', 'tlscacert', 'tlscert', 'tlskey', 'debug'];
+  for (const k of flags.keys()) if (!known.includes(k)) throw new Error(`unknown flag: --${k}`);
+  const last = (k: string): string | undefined => flags.get(k)?.at(-1);
+
+  const configFile = last('config-file');
+  let file: Record<string, unknown> = {};
+  const cfgPath = configFile ?? '/etc/berth/daemon.json';
+  if (fs.existsSync(cfgPath)) {
+    const parsed = JSON.parse(fs.readFileSync(cfgPath, 'utf8')) as unknown;
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new Error(`${cfgPath}: not a JSON object`);
+    file = parsed as Record<string, unknown>;
+  } else if (configFile) {
+    throw new Error(`unable to configure the daemon: open ${configFile}: no such file or directory`);
+  }
+  const fstr = (k: string): string | undefined => (typeof file[k] === 'string' ? (file[k] as string) : undefined);
+  const fbool = (k: string): boolean | undefined => (typeof file[k] === 'boolean' ? (file[k] as boolean) : undefined);
+
+  let runtime = last('runtime') ?? last('default-runtime') ?? fstr('default-runtime') ?? 'runc';
+  const runtimes = file['runtimes'];
+  if (runtimes && typeof runtimes === 'object' && runtime in (runtimes as Record<string, unknown>)) {
+    const r = (runtimes as Record<string, { path?: string }>)[runtime];
+    if (r?.path) runtime = r.path;
+  }
+  if (runtime.includes('=')) runtime = runtime.slice(runtime.indexOf('=') + 1);
+  const hosts = flags.get('host') ?? (Array.isArray(file['hosts']) ? (file['hosts'] as string[]) : [DEFAULT_SOCKET]);
+  const debug = flags.has('debug') || fbool('debug') === true;
+  const tlsVerify = last('tlsverify') === 'true' || fbool('tlsverify') === true;
+  const cfg: DaemonConfig = {
+    hosts,
+    dataRoot: last('data-root') ?? fstr('data-root') ?? '/var/lib/berth',
+    execRoot: last('exec-root') ?? fstr('exec-root') ?? '/run/berth',
+    pidfile: last('pidfile') ?? fstr('pidfile') ?? '/run/berth/berthd.pid',
+    logLevel: debug ? 'debug' : (last('log-level') ?? fstr('log-level') ?? 'info'),
+    runtimePath: which(runtime),
+    conmonPath: which(last('conmon') ?? fstr('conmon') ?? 'conmon'),
+    group: last('group') ?? fstr('group') ?? 'berth',
+    tls: tlsVerify || last('tls') === 'true' || fbool('tls') === true,
+    tlsVerify,
+  };
+  const ca = last('tlscacert') ?? fstr('tlscacert'), cert = last('tlscert') ?? fstr('tlscert'), key = last('tlskey') ?? fstr('tlskey');
+  if (ca) cfg.tlsCaCert = ca;
+  if (cert) cfg.tlsCert = cert;
+  if (key) cfg.tlsKey = key;
+  if (configFile) cfg.configFile = configFile;
+  return cfg;
+}
+
+export { usage };

@@ -1,0 +1,301 @@
+// The composition root: builds every service in dependency order, implements
+// the API backends over them, and owns the listeners.
+import * as fs from 'node:fs';
+import * as http from 'node:http';
+import * as https from 'node:https';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { buildRouter, createHttpHandler, API_VERSION, MIN_API_VERSION, type Backends } from '../api';
+import { internal } from '../common/errors';
+import type { Filters } from '../common/filters';
+import { log } from '../common/log';
+import { native, LOCK_EX, LOCK_NB, buildDir } from '../common/native';
+import { ContainerService } from '../containers';
+import { EventBus, matchEvent } from '../events';
+import { createImageService, type ImageService } from '../images';
+import type { DaemonConfig } from './config';
+
+export const BERTH_VERSION = '0.1.0';
+
+function cgroupVersion(): '1' | '2' {
+  return fs.existsSync('/sys/fs/cgroup/cgroup.controllers') ? '2' : '1';
+}
+
+function osRelease(): { pretty: string; version: string } {
+  try {
+    const t = fs.readFileSync('/etc/os-release', 'utf8');
+    const get = (k: string): string => (new RegExp(`^${k}="?([^"\\n]*)"?`, 'm').exec(t)?.[1] ?? '');
+    return { pretty: get('PRETTY_NAME') || 'Linux', version: get('VERSION_ID') };
+  } catch {
+    return { pretty: 'Linux', version: '' };
+  }
+}
+
+export class Daemon {
+  readonly events = new EventBus();
+  images!: ImageService;
+  containers!: ContainerService;
+  private servers: Array<http.Server | https.Server> = [];
+  private lockFd = -1;
+  private readonly id: string;
+
+  constructor(readonly cfg: DaemonConfig) {
+    this.id = '';
+  }
+
+  async start(): Promise<void> {
+    const { cfg } = this;
+    fs.mkdirSync(cfg.dataRoot, { recursive: true, mode: 0o711 });
+    fs.mkdirSync(cfg.execRoot, { recursive: true, mode: 0o711 });
+    this.lock();
+    fs.mkdirSync(path.dirname(cfg.pidfile), { recursive: true });
+    fs.writeFileSync(cfg.pidfile, String(process.pid));
+    this.images = await createImageService({ root: cfg.dataRoot, events: this.events.publish });
+    this.containers = new ContainerService({
+      dataRoot: cfg.dataRoot,
+      execRoot: cfg.execRoot,
+      runcPath: cfg.runtimePath,
+      conmonPath: cfg.conmonPath,
+      attachHelper: path.join(buildDir(), 'berth-attach'),
+      images: this.images,
+      events: this.events.publish,
+    });
+    await this.containers.init();
+    const router = buildRouter(this.backends());
+    const { onRequest, onUpgrade } = createHttpHandler(router);
+    for (const host of cfg.hosts) await this.listen(host, onRequest, onUpgrade);
+  }
+
+  private lock(): void {
+    const file = path.join(this.cfg.dataRoot, 'engine.lock');
+    this.lockFd = fs.openSync(file, 'a');
+    try {
+      native().flock(this.lockFd, LOCK_EX | LOCK_NB);
+    } catch {
+      throw new Error(`another berthd is using data-root ${this.cfg.dataRoot} (lock ${file} is held)`);
+    }
+  }
+
+  private async listen(host: string, onRequest: http.RequestListener, onUpgrade: (req: http.IncomingMessage, socket: import('node:stream').Duplex, head: Buffer) => void): Promise<void> {
+    const { cfg } = this;
+    let server: http.Server | https.Server;
+    const m = /^(unix|tcp|fd):\/\/(.*)$/.exec(host.includes('://') ? host : `tcp://${host}`);
+    if (!m) throw new Error(`invalid host: ${host}`);
+    const proto = m[1]!, addr = m[2]!;
+    if (proto === 'tcp' && cfg.tls) {
+      if (!cfg.tlsCert || !cfg.tlsKey) throw new Error('--tlscert and --tlskey are required with --tls');
+      server = https.createServer({
+        cert: fs.readFileSync(cfg.tlsCert), key: fs.readFileSync(cfg.tlsKey),
+        ...(cfg.tlsCaCert ? { ca: fs.readFileSync(cfg.tlsCaCert) } : {}),
+        requestCert: cfg.tlsVerify, rejectUnauthorized: cfg.tlsVerify,
+      }, onRequest);
+    } else {
+      server = http.createServer(onRequest);
+    }
+    server.on('upgrade', onUpgrade);
+    server.keepAliveTimeout = 0; // streams (logs -f, events) stay open as long as clients want
+    server.requestTimeout = 0;
+    server.headersTimeout = 0;
+    if (proto === 'unix') {
+      fs.mkdirSync(path.dirname(addr), { recursive: true });
+      fs.rmSync(addr, { force: true });
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(addr, () => resolve());
+      });
+      fs.chmodSync(addr, 0o660);
+      const gid = this.groupId(cfg.group);
+      if (gid !== undefined) fs.chownSync(addr, 0, gid);
+    } else if (proto === 'tcp') {
+      const i = addr.lastIndexOf(':');
+      const hostname = addr.slice(0, i).replace(/^\[|\]$/g, '') || '0.0.0.0';
+      const port = Number(addr.slice(i + 1) || (cfg.tls ? 2376 : 2375));
+      if (!cfg.tls) log.warn('API listening on TCP without TLS: anyone who can reach it has root on this host', { host });
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(port, hostname, () => resolve());
+      });
+    } else {
+      throw new Error(`unsupported host protocol: ${proto}`);
+    }
+    log.info('API listen on ' + addr);
+    this.servers.push(server);
+  }
+
+  private groupId(name: string): number | undefined {
+    try {
+      const line = fs.readFileSync('/etc/group', 'utf8').split('\n').find((l) => l.split(':')[0] === name);
+      return line ? Number(line.split(':')[2]) : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  async stop(): Promise<void> {
+    for (const s of this.servers) {
+      s.close();
+      (s as http.Server).closeAllConnections?.();
+    }
+    this.containers?.close();
+    fs.rmSync(this.cfg.pidfile, { force: true });
+    for (const h of this.cfg.hosts) if (h.startsWith('unix://')) fs.rmSync(h.slice(7), { force: true });
+  }
+
+  // ---------- the API backends ----------
+  private backends(): Backends {
+    const c = this.containers;
+    const images = this.images;
+    return {
+      system: {
+        version: () => this.version(),
+        info: () => this.info(),
+        df: () => ({
+          LayersSize: 0,
+          Images: images.list({ all: false, filters: new Map(), containersUsing: (id: string) => c.usingImage(id).length }),
+          Containers: c.list({ all: true, limit: -1, size: true, filters: new Map() }),
+          Volumes: [],
+          BuildCache: [],
+          BuilderSize: 0,
+        }),
+        events: (o, onEvent) => {
+          const sinceNano = o.since !== undefined ? o.since * 1e6 : Number.POSITIVE_INFINITY;
+          const untilNano = o.until !== undefined ? o.until * 1e6 : Number.POSITIVE_INFINITY;
+          const history = o.since !== undefined ? this.events.history(sinceNano, untilNano).filter((e) => matchEvent(o.filters, e)) : [];
+          const unsubscribe = this.events.subscribe((e) => {
+            if (e.timeNano <= untilNano && matchEvent(o.filters, e)) onEvent(e);
+          });
+          return { history, unsubscribe };
+        },
+      },
+      containers: {
+        create: (body, name) => c.create(body, name),
+        start: (ref) => c.start(ref),
+        stop: (ref, t, sig) => c.stop(ref, t, sig),
+        restart: (ref, t, sig) => c.restart(ref, t, sig),
+        kill: (ref, sig) => c.kill(ref, sig),
+        remove: (ref, force, v) => c.remove(ref, force, v),
+        rename: (ref, n) => c.rename(ref, n),
+        pause: (ref) => c.pause(ref),
+        unpause: (ref) => c.unpause(ref),
+        wait: (ref, cond) => c.wait(ref, cond),
+        attach: (ref, hijack, o) => c.attach(ref, hijack, o),
+        logs: (ref, out, o) => c.logs(ref, out, o),
+        isTty: (ref) => c.get(ref).Config.Tty,
+        resize: (ref, h, w) => c.resize(ref, h, w),
+        top: (ref, a) => c.top(ref, a),
+        list: (o) => c.list(o),
+        inspect: (ref, size) => c.inspect(ref, size),
+        prune: (f) => c.prune(f),
+        execCreate: (ref, body) => c.execCreate(ref, body),
+        execStart: (id, o, hijack) => c.execStart(id, o, hijack),
+        execInspect: (id) => c.execInspect(id),
+        execResize: (id, h, w) => c.execResize(id, h, w),
+      },
+      images: {
+        importTar: (body, o) => images.importTar(body, o),
+        list: (o) => images.list({ all: o.all, filters: o.filters, containersUsing: (id: string) => c.usingImage(id).length }),
+        inspect: (ref) => images.inspect(ref),
+        history: (ref) => images.history(ref),
+        tag: (ref, repo, tag) => images.tag(ref, repo, tag),
+        remove: (ref, force, noprune) => images.remove(ref, { force, noprune, usedBy: (id: string) => c.usingImage(id) }),
+        prune: async (f: Filters) => {
+          if (!('prune' in images) || typeof (images as { prune?: unknown }).prune !== 'function') throw internal('image prune unavailable');
+          return (images as unknown as { prune: (f: Filters, usedBy: (id: string) => string[]) => Promise<unknown> }).prune(f, (id) => c.usingImage(id));
+        },
+      },
+    };
+  }
+
+  version(): Record<string, unknown> {
+    const details = {
+      ApiVersion: API_VERSION, MinAPIVersion: MIN_API_VERSION, Os: 'linux', Arch: process.arch === 'x64' ? 'amd64' : process.arch,
+      GitCommit: 'berth', GoVersion: `node${process.versions.node}`, KernelVersion: os.release(), BuildTime: '2026-11-22T00:00:00.000000000+00:00', Experimental: 'false',
+    };
+    return {
+      Platform: { Name: `berth ${BERTH_VERSION}` },
+      Components: [{ Name: 'Engine', Version: BERTH_VERSION, Details: details }],
+      Version: BERTH_VERSION,
+      ...details,
+      Experimental: false,
+    };
+  }
+
+  info(): Record<string, unknown> {
+    const counts = this.containers.counts();
+    const imageCount = this.images.list({ all: false, filters: new Map() }).length;
+    const rel = osRelease();
+    const cgv = cgroupVersion();
+    return {
+      ID: this.daemonId(),
+      Containers: counts.total,
+      ContainersRunning: counts.running,
+      ContainersPaused: counts.paused,
+      ContainersStopped: counts.stopped,
+      Images: imageCount,
+      Driver: 'overlay2',
+      DriverStatus: [['Backing Filesystem', 'extfs'], ['Supports d_type', 'true'], ['Native Overlay Diff', 'true']],
+      Plugins: { Volume: ['local'], Network: ['bridge', 'host', 'null'], Authorization: null, Log: ['json-file', 'k8s-file', 'none'] },
+      MemoryLimit: true,
+      SwapLimit: fs.existsSync('/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes') || cgv === '2',
+      KernelMemory: false,
+      KernelMemoryTCP: false,
+      CpuCfsPeriod: true,
+      CpuCfsQuota: true,
+      CPUShares: true,
+      CPUSet: true,
+      PidsLimit: true,
+      IPv4Forwarding: true,
+      BridgeNfIptables: false,
+      BridgeNfIp6tables: false,
+      Debug: false,
+      NFd: (() => { try { return fs.readdirSync('/proc/self/fd').length; } catch { return 0; } })(),
+      OomKillDisable: cgv === '1',
+      NGoroutines: 1,
+      SystemTime: new Date().toISOString(),
+      LoggingDriver: 'json-file',
+      CgroupDriver: 'cgroupfs',
+      CgroupVersion: cgv,
+      NEventsListener: this.events.listenerCount,
+      KernelVersion: os.release(),
+      OperatingSystem: rel.pretty,
+      OSVersion: rel.version,
+      OSType: 'linux',
+      Architecture: os.machine(),
+      IndexServerAddress: 'https://index.docker.io/v1/',
+      RegistryConfig: { AllowNondistributableArtifactsCIDRs: [], AllowNondistributableArtifactsHostnames: [], InsecureRegistryCIDRs: ['127.0.0.0/8'], IndexConfigs: {}, Mirrors: [] },
+      NCPU: os.cpus().length,
+      MemTotal: os.totalmem(),
+      GenericResources: null,
+      DockerRootDir: this.cfg.dataRoot,
+      HttpProxy: process.env['HTTP_PROXY'] ?? '',
+      HttpsProxy: process.env['HTTPS_PROXY'] ?? '',
+      NoProxy: process.env['NO_PROXY'] ?? '',
+      Name: os.hostname(),
+      Labels: [],
+      ExperimentalBuild: false,
+      ServerVersion: BERTH_VERSION,
+      Runtimes: { runc: { path: this.cfg.runtimePath } },
+      DefaultRuntime: 'runc',
+      Swarm: { NodeID: '', NodeAddr: '', LocalNodeState: 'inactive', ControlAvailable: false, Error: '', RemoteManagers: null },
+      LiveRestoreEnabled: true,
+      Isolation: '',
+      InitBinary: '',
+      ContainerdCommit: { ID: '', Expected: '' },
+      RuncCommit: { ID: '', Expected: '' },
+      InitCommit: { ID: '', Expected: '' },
+      SecurityOptions: ['name=cgroupns'.replace('cgroupns', cgv === '2' ? 'cgroupns' : 'seccomp,profile=unconfined')],
+      Warnings: null,
+    };
+  }
+
+  private daemonId(): string {
+    const f = path.join(this.cfg.dataRoot, 'engine-id');
+    try {
+      return fs.readFileSync(f, 'utf8').trim();
+    } catch {
+      const id = require('node:crypto').randomUUID() as string;
+      fs.writeFileSync(f, id);
+      return id;
+    }
+  }
+}
