@@ -1,0 +1,49 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { readLog, scanRecords, render, tsFromUnix } from '../../src/containers/logs';
+
+const line = (ts: string, stream: string, flag: string, text: string): string => `${ts} ${stream} ${flag} ${text}\n`;
+const T1 = '2026-11-22T05:00:00.000000001+00:00';
+const T2 = '2026-11-22T05:00:01.500000000+00:00';
+const T3 = '2026-11-22T05:00:02.000000000+00:00';
+
+test('scanRecords splits complete records and keeps the partial tail', () => {
+  const buf = Buffer.from(line(T1, 'stdout', 'F', 'a') + line(T2, 'stderr', 'P', 'b') + T3 + ' stdout F unfinished');
+  const { recs, rest } = scanRecords(buf);
+  assert.equal(recs.length, 2);
+  assert.equal(recs[0]!.stream, 1);
+  assert.equal(recs[1]!.stream, 2);
+  assert.equal(recs[1]!.partial, true);
+  assert.equal(buf.subarray(rest).toString(), T3 + ' stdout F unfinished');
+});
+
+test('render frames lines, honours partials, stream selection and timestamps', () => {
+  const buf = Buffer.from(line(T1, 'stdout', 'F', 'out') + line(T2, 'stderr', 'P', 'par') + line(T3, 'stderr', 'F', 'tial'));
+  const { recs } = scanRecords(buf);
+  const raw = render(buf, recs, { stdout: true, stderr: true, tail: -1, timestamps: false, raw: true });
+  assert.equal(raw.toString(), 'out\npartial\n');
+  const onlyErr = render(buf, recs, { stdout: false, stderr: true, tail: -1, timestamps: false, raw: false });
+  assert.deepEqual([...onlyErr.subarray(0, 8)], [2, 0, 0, 0, 0, 0, 0, 3]);
+  assert.equal(onlyErr.subarray(8, 11).toString(), 'par');
+  const ts = render(buf, recs.slice(0, 1), { stdout: true, stderr: true, tail: -1, timestamps: true, raw: true });
+  assert.equal(ts.toString(), '2026-11-22T05:00:00.000000001Z out\n');
+  const since = render(buf, recs, { stdout: true, stderr: true, tail: -1, timestamps: false, raw: true, since: tsFromUnix(Date.parse('2026-11-22T05:00:01Z') / 1000) });
+  assert.equal(since.toString(), 'partial\n');
+});
+
+test('readLog tail returns the last N records', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-logs-'));
+  const f = path.join(dir, 'log');
+  let s = '';
+  for (let i = 0; i < 1000; i++) s += line(T1, 'stdout', 'F', `line ${i}`);
+  fs.writeFileSync(f, s);
+  const r = readLog(f, { stdout: true, stderr: true, tail: 2, timestamps: false, raw: true });
+  assert.equal(r.data.toString(), 'line 998\nline 999\n');
+  assert.equal(r.offset, Buffer.byteLength(s));
+  const all = readLog(f, { stdout: true, stderr: true, tail: -1, timestamps: false, raw: true });
+  assert.equal(all.data.toString().split('\n').length, 1001);
+  fs.rmSync(dir, { recursive: true });
+});
