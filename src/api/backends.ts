@@ -20,6 +20,7 @@ export interface ContainerBackend {
   kill(ref: string, signal?: string): Promise<void>;
   remove(ref: string, force: boolean, volumes: boolean): Promise<void>;
   rename(ref: string, name: string): void;
+  update(ref: string, body: Record<string, unknown>): Promise<{ Warnings: string[] }>;
   pause(ref: string): Promise<void>;
   unpause(ref: string): Promise<void>;
   wait(ref: string, condition: string): Promise<{ StatusCode: number; Error: { Message: string } | null }>;

@@ -16,6 +16,7 @@ import { attachClient, parseDetachKeys } from './attach';
 import { hostsFile, resolvConf } from './etc-files';
 import { followLog, readLog, tsFromUnix, type LogOptions } from './logs';
 import { resolveInRoot } from './root-path';
+import { ociResources, rlimits, updatableFields, validateResources, type Ulimit } from './resources';
 import { type ContainerConfig, type ContainerRecord, type HostConfig, ZERO_TIME } from './types';
 import { resolveUser } from './user';
 
@@ -450,6 +451,7 @@ export class ContainerService {
       Runtime: 'runc',
     };
     if (hostConfig.Init === undefined) hostConfig.Init = null;
+    const warnings = validateResources(hostConfig);
 
     const rec: ContainerRecord = {
       Id: id,
@@ -480,7 +482,7 @@ export class ContainerService {
       throw e;
     }
     this.emit(rec, 'create');
-    return { Id: id, Warnings: [] };
+    return { Id: id, Warnings: warnings };
   }
 
   private parseBind(b: string): { src: string; dst: string; ro: boolean; propagation?: string } {
@@ -664,7 +666,35 @@ export class ContainerService {
       sysctls: hc.Sysctls ?? {},
       noNewPrivileges: (hc.SecurityOpt ?? []).some((s) => s === 'no-new-privileges' || s === 'no-new-privileges:true'),
       annotations: {},
+      resources: ociResources(hc),
+      rlimits: rlimits(hc['Ulimits'] as Ulimit[] | null | undefined),
+      ...(typeof hc.OomScoreAdj === 'number' ? { oomScoreAdj: hc.OomScoreAdj } : {}),
     });
+  }
+
+  // ---------- update ----------
+  async update(ref: string, body: Record<string, unknown>): Promise<{ Warnings: string[] }> {
+    const rec = this.get(ref);
+    if (typeof body !== 'object' || body === null) throw invalid('invalid update body');
+    const next: Record<string, unknown> = { ...rec.HostConfig };
+    for (const k of updatableFields) if (body[k] !== undefined && body[k] !== null) next[k] = body[k];
+    // Docker: a new memory limit without a swap setting keeps swap = 2 * memory when swap was defaulted.
+    if (body['Memory'] !== undefined && body['MemorySwap'] === undefined && Number(rec.HostConfig['MemorySwap'] ?? 0) > 0 && Number(body['Memory']) > Number(rec.HostConfig['MemorySwap'])) {
+      throw invalid('Memory limit should be smaller than already set memoryswap limit, update the memoryswap at the same time');
+    }
+    const rp = body['RestartPolicy'] as { Name?: string } | undefined;
+    if (rp?.Name && rp.Name !== 'no' && rec.HostConfig.AutoRemove) throw invalid('Restart policy cannot be updated because AutoRemove is enabled for the container');
+    const warnings = validateResources(next as Partial<HostConfig>);
+    if (rec.State.Running) {
+      const file = path.join(this.bundle(rec.Id), 'update.json');
+      fs.writeFileSync(file, JSON.stringify(ociResources(next as Partial<HostConfig>)));
+      const r = await this.runc.run(['update', '--resources', file, rec.Id]);
+      if (r.code !== 0) throw internal(`Cannot update container ${rec.Id}: ${r.stderr.trim()}`);
+    }
+    rec.HostConfig = next as HostConfig;
+    this.save(rec);
+    this.emit(rec, 'update');
+    return { Warnings: warnings };
   }
 
   // ---------- exits ----------

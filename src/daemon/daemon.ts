@@ -71,7 +71,8 @@ export class Daemon {
     this.lockFd = fs.openSync(file, 'a');
     try {
       native().flock(this.lockFd, LOCK_EX | LOCK_NB);
-    } catch {
+    } catch (e) {
+      if ((e as { code?: string }).code !== 'EWOULDBLOCK' && (e as { code?: string }).code !== 'EAGAIN') throw e;
       throw new Error(`another berthd is using data-root ${this.cfg.dataRoot} (lock ${file} is held)`);
     }
   }
@@ -175,6 +176,7 @@ export class Daemon {
         kill: (ref, sig) => c.kill(ref, sig),
         remove: (ref, force, v) => c.remove(ref, force, v),
         rename: (ref, n) => c.rename(ref, n),
+        update: (ref, body) => c.update(ref, body),
         pause: (ref) => c.pause(ref),
         unpause: (ref) => c.unpause(ref),
         wait: (ref, cond) => c.wait(ref, cond),

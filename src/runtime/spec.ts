@@ -31,6 +31,11 @@ export interface SpecInput {
   sysctls: Record<string, string>;
   noNewPrivileges: boolean;
   annotations: Record<string, string>;
+  /** OCI linux.resources besides devices (memory, cpu, pids, blockIO) */
+  resources?: Record<string, unknown>;
+  rlimits?: Array<{ type: string; hard: number; soft: number }>;
+  oomScoreAdj?: number;
+  seccomp?: unknown;
 }
 
 export const defaultCapabilities = [
@@ -126,16 +131,18 @@ export function buildSpec(s: SpecInput): Record<string, unknown> {
     cwd: s.cwd,
     capabilities: { bounding: caps, effective: caps, permitted: caps },
     noNewPrivileges: s.noNewPrivileges,
-    oomScoreAdj: 0,
+    oomScoreAdj: s.oomScoreAdj ?? 0,
   };
+  if (s.rlimits?.length) process['rlimits'] = s.rlimits;
   if (s.terminal && s.consoleSize && s.consoleSize.height > 0) process['consoleSize'] = s.consoleSize;
 
   const linux: Record<string, unknown> = {
     namespaces,
     cgroupsPath: s.cgroupsPath,
-    resources: { devices: s.privileged ? [{ allow: true, access: 'rwm' }] : defaultDeviceRules },
+    resources: { ...(s.resources ?? {}), devices: s.privileged ? [{ allow: true, access: 'rwm' }] : defaultDeviceRules },
     sysctl: Object.keys(s.sysctls).length ? s.sysctls : undefined,
   };
+  if (s.seccomp && !s.privileged) linux['seccomp'] = s.seccomp;
   if (!s.privileged) {
     linux['maskedPaths'] = maskedPaths;
     linux['readonlyPaths'] = readonlyPaths;

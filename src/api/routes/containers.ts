@@ -55,6 +55,10 @@ export function containerRoutes(r: Router, b: ContainerBackend): void {
     b.rename(c.params[0]!, c.query.get('name') ?? '');
     c.send(204);
   });
+  r.post('/containers/:id/update', async (c) => {
+    const body = await c.json<Record<string, unknown>>();
+    c.send(200, await b.update(c.params[0]!, body));
+  });
   r.delete('/containers/:id', async (c) => {
     await b.remove(c.params[0]!, parseBool(c.query.get('force')), parseBool(c.query.get('v')));
     c.send(204);
