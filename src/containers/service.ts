@@ -16,6 +16,7 @@ import { attachClient, parseDetachKeys } from './attach';
 import { hostsFile, resolvConf } from './etc-files';
 import { followLog, readLog, tsFromUnix, type LogOptions } from './logs';
 import { resolveInRoot } from './root-path';
+import { HealthMonitor, healthEnabled, mergeHealth, type HealthConfig } from './health';
 import { ociResources, rlimits, updatableFields, validateResources, type Ulimit } from './resources';
 import { type ContainerConfig, type ContainerRecord, type HostConfig, ZERO_TIME } from './types';
 import { resolveUser } from './user';
@@ -183,6 +184,9 @@ export class ContainerService {
   private removedWaiters = new Map<string, Array<() => void>>();
   private pendingAttach = new Map<string, Array<(ok: boolean) => Promise<void>>>();
   private execs = new Map<string, ExecRecord>();
+  private health = new Map<string, HealthMonitor>();
+  private restartTimers = new Map<string, NodeJS.Timeout>();
+  private restartDelay = new Map<string, number>();
   private runc: Runc;
   private exitDir: string;
   private watcher: fs.FSWatcher | undefined;
@@ -270,6 +274,7 @@ export class ContainerService {
       }
     }
     for (const f of fs.readdirSync(this.exitDir)) if (!this.records.has(f)) fs.rmSync(path.join(this.exitDir, f), { force: true });
+    this.autoStart();
   }
 
   private async reconcile(rec: ContainerRecord, st: { status: string; pid: number } | undefined): Promise<void> {
@@ -284,6 +289,10 @@ export class ContainerService {
       rec.State = { ...rec.State, Status: st.status === 'paused' ? 'paused' : 'running', Running: true, Paused: st.status === 'paused', Pid: st.pid, Restarting: false };
       if (rec.State.StartedAt === ZERO_TIME) rec.State.StartedAt = new Date().toISOString();
       if (changed) this.save(rec);
+      try {
+        const spec = JSON.parse(fs.readFileSync(path.join(this.bundle(rec.Id), 'config.json'), 'utf8')) as Record<string, unknown>;
+        this.startHealth(rec, spec);
+      } catch { /* no bundle: no probes */ }
       return;
     }
     if (st) {
@@ -417,7 +426,8 @@ export class ContainerService {
     const stopSignal = str(body['StopSignal'], 'Config.StopSignal') || ic.StopSignal;
     if (stopSignal) { parseSignal(stopSignal); config.StopSignal = stopSignal; }
     if (typeof body['StopTimeout'] === 'number') config.StopTimeout = body['StopTimeout'];
-    if (body['Healthcheck'] ?? ic.Healthcheck) config.Healthcheck = body['Healthcheck'] ?? ic.Healthcheck;
+    const hc0 = mergeHealth(body['Healthcheck'] as HealthConfig | undefined, ic.Healthcheck as HealthConfig | undefined);
+    if (hc0) config.Healthcheck = hc0;
     if (!Object.keys(config.ExposedPorts ?? {}).length) delete config.ExposedPorts;
     if (!Object.keys(config.Volumes ?? {}).length) config.Volumes = null;
 
@@ -517,6 +527,7 @@ export class ContainerService {
   // ---------- start ----------
   start(ref: string): Promise<void> {
     const rec0 = this.get(ref);
+    this.cancelRestart(rec0);
     return this.locked(rec0.Id, () => this.startLocked(this.get(rec0.Id)));
   }
 
@@ -564,6 +575,7 @@ export class ContainerService {
       rec.State = { ...rec.State, Status: 'running', Running: true, Paused: false, Restarting: false, OOMKilled: false, Dead: false, Pid: pid, ExitCode: 0, Error: '', StartedAt: new Date().toISOString(), FinishedAt: ZERO_TIME };
       if (conmonPid) rec.ConmonPid = conmonPid;
       rec.ManuallyStopped = false;
+      this.startHealth(rec, spec);
       this.save(rec);
       this.emit(rec, 'start');
       // A very short-lived process may have exited before we recorded "running".
@@ -725,8 +737,101 @@ export class ContainerService {
       this.emit(rec, 'die', { exitCode: String(rec.State.ExitCode) });
       for (const w of this.exitWaiters.get(id) ?? []) w(rec.State.ExitCode);
       this.exitWaiters.delete(id);
+      this.stopHealth(rec.Id);
       if (rec.HostConfig.AutoRemove) await this.removeNow(rec, true);
+      else this.maybeRestart(rec);
     });
+  }
+
+  // ---------- restart policies ----------
+  private shouldRestart(rec: ContainerRecord): boolean {
+    const p = rec.HostConfig.RestartPolicy ?? { Name: '', MaximumRetryCount: 0 };
+    if (rec.ManuallyStopped) return false;
+    switch (p.Name) {
+      case 'always':
+      case 'unless-stopped':
+        return true;
+      case 'on-failure':
+        return rec.State.ExitCode !== 0 && (p.MaximumRetryCount <= 0 || rec.RestartCount < p.MaximumRetryCount);
+      default:
+        return false;
+    }
+  }
+
+  /** Docker's back-off: 100 ms doubling, back to 100 ms after a run of 10 s or more, at most a minute. */
+  private maybeRestart(rec: ContainerRecord): void {
+    if (!this.shouldRestart(rec)) {
+      this.restartDelay.delete(rec.Id);
+      return;
+    }
+    const ranMs = Date.parse(rec.State.FinishedAt) - Date.parse(rec.State.StartedAt);
+    let delay = this.restartDelay.get(rec.Id) ?? 0;
+    delay = ranMs >= 10000 || delay === 0 ? 100 : Math.min(delay * 2, 60000);
+    this.restartDelay.set(rec.Id, delay);
+    rec.State = { ...rec.State, Status: 'restarting', Restarting: true };
+    this.save(rec);
+    const t = setTimeout(() => {
+      this.restartTimers.delete(rec.Id);
+      if (!this.records.has(rec.Id) || !rec.State.Restarting) return;
+      rec.RestartCount++;
+      rec.State = { ...rec.State, Restarting: false, Status: 'exited' };
+      void this.locked(rec.Id, () => this.startLocked(rec)).catch((e: unknown) => {
+        log.warn('restart failed', { id: rec.Id, err: e });
+        rec.State = { ...rec.State, Restarting: false, Status: 'exited' };
+        if (this.records.has(rec.Id)) this.save(rec);
+      });
+    }, delay);
+    this.restartTimers.set(rec.Id, t);
+  }
+
+  private cancelRestart(rec: ContainerRecord): boolean {
+    const t = this.restartTimers.get(rec.Id);
+    if (!t) return false;
+    clearTimeout(t);
+    this.restartTimers.delete(rec.Id);
+    rec.State = { ...rec.State, Restarting: false, Status: 'exited' };
+    return true;
+  }
+
+  /** At daemon start: containers whose policy says they should be running. */
+  private autoStart(): void {
+    for (const rec of this.records.values()) {
+      if (rec.State.Running || this.restartTimers.has(rec.Id)) continue;
+      const p = rec.HostConfig.RestartPolicy?.Name;
+      if (p === 'always' || (p === 'unless-stopped' && !rec.ManuallyStopped)) {
+        void this.start(rec.Id).catch((e: unknown) => log.warn('auto-start failed', { id: rec.Id, err: e }));
+      }
+    }
+  }
+
+  // ---------- health ----------
+  private startHealth(rec: ContainerRecord, spec: Record<string, unknown>): void {
+    this.stopHealth(rec.Id);
+    const cfg = rec.Config.Healthcheck as HealthConfig | undefined;
+    if (!healthEnabled(cfg)) {
+      delete rec.State.Health;
+      return;
+    }
+    const proc = spec['process'] as { env: string[]; cwd: string; user: { uid: number; gid: number; additionalGids?: number[] }; capabilities: unknown };
+    if (!rec.State.Health || !rec.State.Running) rec.State.Health = { Status: 'starting', FailingStreak: 0, Log: [] };
+    const state = rec.State.Health!;
+    const m = new HealthMonitor(cfg, {
+      runcPath: this.o.runcPath,
+      runcRoot: path.join(this.o.execRoot, 'runc'),
+      containerId: rec.Id,
+      dir: this.bundle(rec.Id),
+      processBase: { env: proc.env, cwd: proc.cwd, user: proc.user, capabilities: proc.capabilities },
+    }, state, (status) => {
+      if (this.records.has(rec.Id)) this.save(rec);
+      this.emit(rec, `health_status: ${status}`);
+    });
+    this.health.set(rec.Id, m);
+    m.start();
+  }
+
+  private stopHealth(id: string): void {
+    this.health.get(id)?.stop();
+    this.health.delete(id);
   }
 
   private waitExit(id: string, timeoutMs: number): Promise<boolean> {
@@ -750,9 +855,15 @@ export class ContainerService {
   // ---------- stop / kill / restart ----------
   async stop(ref: string, timeoutSec?: number, signal?: string): Promise<void> {
     const rec = this.get(ref);
+    if (this.cancelRestart(rec)) {
+      rec.ManuallyStopped = true;
+      this.save(rec);
+      this.emit(rec, 'stop');
+      return;
+    }
     if (!rec.State.Running) throw notModified();
+    rec.ManuallyStopped = true; // before the exit is seen, so no restart policy fires
     await this.stopRunning(rec, timeoutSec, signal);
-    rec.ManuallyStopped = true;
     if (this.records.has(rec.Id)) this.save(rec);
     this.emit(rec, 'stop');
   }
@@ -777,6 +888,7 @@ export class ContainerService {
     if (!rec.State.Running) throw conflict(`Cannot kill container: ${ref}: Container ${rec.Id} is not running`);
     if (rec.State.Paused && sig !== 9) throw conflict(`Cannot kill container: ${ref}: Container ${rec.Id} is paused. Unpause the container before stopping or killing`);
     const exited = sig === 9 ? this.waitExit(rec.Id, 10000) : undefined;
+    if (sig === 9 || sig === 15) rec.ManuallyStopped = true;
     const r = await this.runc.kill(rec.Id, String(sig), sig === 9);
     if (r.code !== 0 && this.records.get(rec.Id)?.State.Running) throw internal(`Cannot kill container: ${ref}: ${r.stderr.trim()}`);
     this.emit(rec, 'kill', { signal: String(sig) });
@@ -785,7 +897,11 @@ export class ContainerService {
 
   async restart(ref: string, timeoutSec?: number, signal?: string): Promise<void> {
     const rec = this.get(ref);
-    if (rec.State.Running) await this.stopRunning(rec, timeoutSec, signal);
+    this.cancelRestart(rec);
+    if (rec.State.Running) {
+      rec.ManuallyStopped = true; // the policy must not race our own start
+      await this.stopRunning(rec, timeoutSec, signal);
+    }
     await this.start(rec.Id);
     this.emit(rec, 'restart');
   }
@@ -812,6 +928,10 @@ export class ContainerService {
   // ---------- remove / rename ----------
   async remove(ref: string, force: boolean, _volumes: boolean): Promise<void> {
     const rec = this.get(ref);
+    if (this.restartTimers.has(rec.Id)) {
+      if (!force) throw conflict(`You cannot remove a restarting container ${rec.Id}. Stop the container before attempting removal or force remove`);
+      this.cancelRestart(rec);
+    }
     if (rec.State.Running && !force) {
       const what = rec.State.Paused ? 'paused' : 'running';
       throw conflict(`You cannot remove a ${what} container ${rec.Id}. Stop the container before attempting removal or force remove`);
@@ -833,6 +953,7 @@ export class ContainerService {
   private async removeNow(rec: ContainerRecord, _force: boolean): Promise<void> {
     const id = rec.Id;
     if (!this.records.has(id)) return;
+    this.stopHealth(id);
     await this.runc.delete(id, true);
     this.unmountQuiet(this.rootfs(id));
     // Drop the record first: a crash after this leaves only unowned files, which start-up removes.
@@ -1200,7 +1321,7 @@ export class ContainerService {
     const statusF = f.get('status');
     for (const s of statusF ?? []) if (!['created', 'restarting', 'running', 'removing', 'paused', 'exited', 'dead'].includes(s)) throw invalid(`Invalid filter 'status=${s}'`);
     const all = o.all || !!statusF?.length || !!f.get('exited')?.length;
-    if (!all) recs = recs.filter((r) => r.State.Running);
+    if (!all) recs = recs.filter((r) => r.State.Running || r.State.Restarting);
     const before = f.get('before')?.[0], since = f.get('since')?.[0];
     if (before) { const b = this.get(before); recs = recs.filter((r) => r.Created < b.Created); }
     if (since) { const s = this.get(since); recs = recs.filter((r) => r.Created > s.Created); }
