@@ -29,6 +29,7 @@ export interface ContainerBackend {
   isTty(ref: string): boolean;
   resize(ref: string, h: number, w: number): void;
   top(ref: string, psArgs: string): Promise<unknown>;
+  stats(ref: string, o: { stream: boolean; oneShot: boolean }, write: (obj: unknown) => void, end: () => void): () => void;
   list(o: { all: boolean; limit: number; size: boolean; filters: Filters }): unknown[];
   inspect(ref: string, size: boolean): unknown;
   prune(filters: Filters): Promise<unknown>;

@@ -183,7 +183,11 @@ export async function decompress(src: ByteSource): Promise<AsyncIterable<Buffer>
   if (is(0x1f, 0x8b, 0x08)) {
     // Bigger output chunks than zlib's 16 KiB default: fewer writes downstream.
     const gz = createGunzip({ chunkSize: 128 * 1024 });
-    return pipeline(Readable.from(all(), { objectMode: false }), gz, () => undefined);
+    pipeline(Readable.from(all(), { objectMode: false }), gz, () => undefined);
+    // Iterating gz directly destroys it (and the pipeline) if the consumer stops early.
+    return (async function* () {
+      for await (const c of gz) yield c as Buffer;
+    })();
   }
   let cmd: string[] | undefined;
   if (is(0x42, 0x5a, 0x68)) cmd = ['bzip2', '-dc'];
@@ -306,7 +310,16 @@ function paxNumber(v: Buffer | undefined): number | undefined {
  * cover every byte.
  */
 export async function* readTar(src: ByteSource): AsyncGenerator<TarEntry> {
-  const r = new ByteReader(iterate(src));
+  const it = iterate(src);
+  try {
+    yield* entries(new ByteReader(it));
+  } finally {
+    // Finalises generator sources (kills an external decompressor); a Readable source is left undestroyed.
+    await it.return?.();
+  }
+}
+
+async function* entries(r: ByteReader): AsyncGenerator<TarEntry> {
   const globalPax = new Map<string, Buffer>();
   let pax: Map<string, Buffer> | null = null;
   let longName: string | null = null;
@@ -344,8 +357,7 @@ export async function* readTar(src: ByteSource): AsyncGenerator<TarEntry> {
     const ustar = h.toString('latin1', 257, 263) === 'ustar\0';
     let name = cstr(h, 0, 100);
     if (ustar && h[345] !== 0) name = `${cstr(h, 345, 155)}/${name}`;
-    let type: TarEntryType = typeOf[flag] ?? 'other';
-    if (type === 'file' && flag !== '7' && name.endsWith('/')) type = 'dir';
+    const type: TarEntryType = typeOf[flag] ?? 'other';
     const hdr: TarHeader = {
       name,
       type,
@@ -382,9 +394,11 @@ export async function* readTar(src: ByteSource): AsyncGenerator<TarEntry> {
       }
       if (!Number.isSafeInteger(hdr.size)) throw invalid('invalid tar entry size');
     }
+    // Old tars mark directories by a trailing slash on a regular-file entry.
+    if (type === 'file' && flag !== '7' && hdr.name.endsWith('/')) hdr.type = 'dir';
     // Header-only types carry no data whatever their size field says (as Go's reader).
-    const dataSize = type === 'file' || type === 'other' ? hdr.size : 0;
-    if (type !== 'file' && type !== 'other') hdr.size = 0;
+    const dataSize = hdr.type === 'file' || hdr.type === 'other' ? hdr.size : 0;
+    if (hdr.type !== 'file' && hdr.type !== 'other') hdr.size = 0;
     let remaining = dataSize;
     const body: AsyncIterable<Buffer> = {
       async *[Symbol.asyncIterator]() {
@@ -904,7 +918,7 @@ async function* walkEntries(dir: string, opts: CreateTarOptions): AsyncGenerator
     if (st.isDirectory()) {
       if (rel || opts.includeRoot || prefix) yield { name: `${name}/`, type: 'dir', ...common, ...withX };
       if (opts.whiteouts && rel && readXattr(abs, 'trusted.overlay.opaque')?.toString() === 'y') {
-        yield { name: `${name}/.wh..wh..opq`, type: 'file', ...common, mode: 0, body: Buffer.alloc(0) };
+        yield { name: `${name}/.wh..wh..opq`, type: 'file', ...common, mode: common.mode & 0o777, body: Buffer.alloc(0) };
       }
       const names = fs.readdirSync(abs).sort();
       for (const n of names) {
@@ -936,7 +950,7 @@ async function* walkEntries(dir: string, opts: CreateTarOptions): AsyncGenerator
       if (opts.whiteouts && st.isCharacterDevice() && major === 0 && minor === 0) {
         const d = path.posix.dirname(name);
         const wname = `${d === '.' ? '' : `${d}/`}.wh.${path.posix.basename(name)}`;
-        yield { name: wname, type: 'file', ...common, body: Buffer.alloc(0) };
+        yield { name: wname, type: 'file', ...common, mode: 0o600, body: Buffer.alloc(0) };
         return;
       }
       yield { name, type: st.isCharacterDevice() ? 'char' : 'block', devmajor: major, devminor: minor, ...common };

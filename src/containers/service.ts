@@ -16,6 +16,7 @@ import { attachClient, parseDetachKeys } from './attach';
 import { hostsFile, resolvConf } from './etc-files';
 import { followLog, readLog, tsFromUnix, type LogOptions } from './logs';
 import { resolveInRoot } from './root-path';
+import { StatsHub, render as renderStats, sample as sampleStats } from './stats';
 import { HealthMonitor, healthEnabled, mergeHealth, type HealthConfig } from './health';
 import { ociResources, rlimits, updatableFields, validateResources, type Ulimit } from './resources';
 import { type ContainerConfig, type ContainerRecord, type HostConfig, ZERO_TIME } from './types';
@@ -187,6 +188,7 @@ export class ContainerService {
   private health = new Map<string, HealthMonitor>();
   private restartTimers = new Map<string, NodeJS.Timeout>();
   private restartDelay = new Map<string, number>();
+  private stats = new StatsHub();
   private runc: Runc;
   private exitDir: string;
   private watcher: fs.FSWatcher | undefined;
@@ -1096,6 +1098,35 @@ export class ContainerService {
     } catch (e) {
       log.debug('resize failed', { dir, err: e });
     }
+  }
+
+  // ---------- stats ----------
+  /** Streams stats objects; with stream=false sends one (after a second, so precpu is filled, unless oneShot). */
+  statsStream(ref: string, o: { stream: boolean; oneShot: boolean }, write: (obj: unknown) => void, end: () => void): () => void {
+    const rec = this.get(ref);
+    const cg = `/berth/${rec.Id}`;
+    if (!rec.State.Running) {
+      write(renderStats(rec.Id, rec.Name, undefined, undefined));
+      end();
+      return () => undefined;
+    }
+    if (!o.stream && o.oneShot) {
+      write(renderStats(rec.Id, rec.Name, sampleStats(cg, rec.State.Pid), undefined));
+      end();
+      return () => undefined;
+    }
+    let got = 0;
+    let unsub: () => void = () => undefined;
+    const onExit = (): void => { unsub(); end(); };
+    unsub = this.stats.subscribe(rec.Id, cg, () => rec.State.Pid, (cur, prev) => {
+      if (!rec.State.Running) { onExit(); return; }
+      got++;
+      if (!o.stream && !prev) return; // wait for a second sample so CPU % can be computed
+      write(renderStats(rec.Id, rec.Name, cur, prev));
+      if (!o.stream) { unsub(); end(); }
+    });
+    void got;
+    return () => unsub();
   }
 
   // ---------- top ----------

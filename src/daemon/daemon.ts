@@ -185,6 +185,7 @@ export class Daemon {
         isTty: (ref) => c.get(ref).Config.Tty,
         resize: (ref, h, w) => c.resize(ref, h, w),
         top: (ref, a) => c.top(ref, a),
+        stats: (ref, o, w, e) => c.statsStream(ref, o, w, e),
         list: (o) => c.list(o),
         inspect: (ref, size) => c.inspect(ref, size),
         prune: (f) => c.prune(f),

@@ -101,6 +101,17 @@ export function containerRoutes(r: Router, b: ContainerBackend): void {
     const h = b.logs(id, res, opts);
     res.on('close', () => h.stop());
   });
+  r.get('/containers/:id/stats', (c) => {
+    const stream = parseBool(c.query.get('stream'), true);
+    const oneShot = parseBool(c.query.get('one-shot'));
+    let res: ReturnType<typeof c.stream> | undefined;
+    const cancel = b.stats(c.params[0]!, { stream, oneShot }, (obj) => {
+      res ??= c.stream(200);
+      res.write(JSON.stringify(obj) + '\n');
+    }, () => { (res ??= c.stream(200)).end(); });
+    res ??= c.stream(200);
+    res.on('close', cancel);
+  });
   r.get('/containers/:id/top', async (c) => c.send(200, await b.top(c.params[0]!, c.query.get('ps_args') ?? '')));
   r.post('/containers/:id/exec', async (c) => {
     const body = await c.json<Record<string, unknown>>();

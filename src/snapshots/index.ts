@@ -1,0 +1,431 @@
+// Overlay snapshotter. Layout under <root>/snapshots:
+//   <chainhex>/fs          a committed layer (its diff, overlay whiteouts included)
+//   <chainhex>/layer.json  {parent, diffId, size}; written before the directory
+//                          is renamed into place, so a committed layer is complete
+//   tmp-<random>/          a layer being built (or deleted); removed by cleanup()
+//   rw/<key>/{upper,work,snapshot.json}   a container's writable snapshot
+//   rw/.tmp-<random>/      a writable snapshot being created or removed
+//   empty/                 the lower dir for snapshots without a parent
+//   l/<short>              short symlinks to layer fs dirs, used only when the
+//                          overlay options would not fit in one page otherwise
+// Committed layers are keyed by OCI chain ID, so identical stacks are shared.
+import { execFile } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { promisify } from 'node:util';
+import { decompress, extractTar, type ByteSource } from '../common/archive';
+import { readJson, writeJsonAtomic, fsyncDir } from '../common/atomic-fs';
+import { invalid, notFound } from '../common/errors';
+import { log } from '../common/log';
+import { native, MNT_DETACH } from '../common/native';
+
+export interface LayerInfo {
+  chainId: string;
+  parent: string | null;
+  diffId: string;
+  /** Sum of the layer tar's entry sizes (Docker's DiffSize). */
+  size: number;
+}
+
+export interface Snapshotter {
+  readonly root: string;
+  /** true when the committed layer exists */
+  hasLayer(chainId: string): boolean;
+  /** Metadata of a committed layer; throws notFound. */
+  layerInfo(chainId: string): LayerInfo;
+  /** Directory holding a committed layer's diff (overlay whiteouts included). */
+  layerPath(chainId: string): string;
+  /** The chain from the base layer up to chainId, base first. */
+  layerChain(chainId: string): string[];
+  listLayers(): string[];
+  /**
+   * Applies a layer tar stream (uncompressed or gzip) on top of parent into the
+   * committed snapshot chainId (no-op if it exists; the stream is then left unread).
+   * The tar's digest is checked against chainId.
+   */
+  applyLayer(chainId: string, parent: string | null, tar: ByteSource): Promise<void>;
+  /** Like applyLayer when the diffID is only known once the stream has been read (import, commit). */
+  importLayer(parent: string | null, tar: ByteSource): Promise<LayerInfo>;
+  /** Deletes a committed layer (its directory is renamed away first, then removed in the background). */
+  removeLayer(chainId: string): void;
+  /** Creates a writable snapshot for a container on top of parent (a chain ID, or null = empty). */
+  prepare(key: string, parent: string | null): Promise<void>;
+  /** Parent chain ID of a writable snapshot. */
+  parentOf(key: string): string | null;
+  /** Mounts key's overlay (all lower layers of its parent chain + its upper) at target (must exist). */
+  mount(key: string, target: string): void;
+  /** Unmounts; lazy-detaches if busy; not mounted is fine. */
+  unmount(target: string): void;
+  /** Removes a writable snapshot (missing is fine). Unmount it first. */
+  remove(key: string): Promise<void>;
+  upperDir(key: string): string;
+  listActive(): string[];
+  /** Layers writable snapshots stand on (their parents and all ancestors); must not be removed. */
+  layersInUse(): Set<string>;
+  /** Deletes temp dirs from crashes; removes committed layers not in keepLayers (nor in use) when given. */
+  cleanup(keepLayers?: Set<string>): Promise<void>;
+}
+
+const CHAIN_RE = /^sha256:[a-f0-9]{64}$/;
+const KEY_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
+const PAGE = 4096;
+
+/** OCI chain ID of a layer on top of parent. */
+export function chainIdOf(parent: string | null, diffId: string): string {
+  return parent === null ? diffId : `sha256:${createHash('sha256').update(`${parent} ${diffId}`).digest('hex')}`;
+}
+
+/** Chain IDs of every layer of a rootfs, base first. */
+export function chainIds(diffIds: readonly string[]): string[] {
+  const out: string[] = [];
+  let parent: string | null = null;
+  for (const d of diffIds) {
+    parent = chainIdOf(parent, d);
+    out.push(parent);
+  }
+  return out;
+}
+
+function checkChain(c: string): string {
+  if (!CHAIN_RE.test(c)) throw invalid(`invalid layer chain ID: ${JSON.stringify(c)}`);
+  return c;
+}
+
+function checkKey(k: string): string {
+  if (!KEY_RE.test(k)) throw invalid(`invalid snapshot key: ${JSON.stringify(k)}`);
+  return k;
+}
+
+const execFileP = promisify(execFile);
+
+/** Flushes the filesystem holding dir (syncfs) so a renamed-in layer is durable as a whole. */
+async function syncFs(dir: string): Promise<void> {
+  try {
+    await execFileP('sync', ['-f', dir]);
+  } catch (e) {
+    log.warn('syncfs failed; layer durability relies on the page cache', { dir, err: e });
+  }
+}
+
+function hexOf(chainId: string): string {
+  return chainId.slice(7);
+}
+
+function isLayerInfo(v: unknown): v is { parent: string | null; diffId: string; size: number } {
+  if (typeof v !== 'object' || v === null) return false;
+  const o = v as Record<string, unknown>;
+  return (o['parent'] === null || typeof o['parent'] === 'string') && typeof o['diffId'] === 'string' && typeof o['size'] === 'number';
+}
+
+class OverlaySnapshotter implements Snapshotter {
+  readonly root: string;
+  private readonly rw: string;
+  private readonly empty: string;
+  private readonly infos = new Map<string, LayerInfo>();
+  /** key → parent for writable snapshots, including ones being prepared (so GC sees them at once). */
+  private readonly active = new Map<string, string | null>();
+  /** Layers being built on, protected from removal until done. */
+  private readonly pinned = new Map<string, number>();
+
+  constructor(root: string) {
+    this.root = path.join(root, 'snapshots');
+    this.rw = path.join(this.root, 'rw');
+    this.empty = path.join(this.root, 'empty');
+    fs.mkdirSync(this.rw, { recursive: true, mode: 0o700 });
+    fs.mkdirSync(this.empty, { recursive: true, mode: 0o755 });
+    for (const k of fs.readdirSync(this.rw)) {
+      if (k.startsWith('.')) continue;
+      const meta = readJson(path.join(this.rw, k, 'snapshot.json'));
+      const parent = typeof meta === 'object' && meta !== null ? (meta as { parent?: unknown }).parent : undefined;
+      this.active.set(k, typeof parent === 'string' ? parent : null);
+    }
+  }
+
+  private dir(chainId: string): string {
+    return path.join(this.root, hexOf(checkChain(chainId)));
+  }
+
+  hasLayer(chainId: string): boolean {
+    return this.infos.has(chainId) || fs.existsSync(path.join(this.dir(chainId), 'layer.json'));
+  }
+
+  layerInfo(chainId: string): LayerInfo {
+    let info = this.infos.get(chainId);
+    if (info) return info;
+    const raw = readJson(path.join(this.dir(chainId), 'layer.json'));
+    if (!isLayerInfo(raw)) throw notFound(`layer ${chainId} does not exist`);
+    info = { chainId, parent: raw.parent, diffId: raw.diffId, size: raw.size };
+    this.infos.set(chainId, info); // committed layers are immutable
+    return info;
+  }
+
+  layerPath(chainId: string): string {
+    return path.join(this.dir(chainId), 'fs');
+  }
+
+  layerChain(chainId: string): string[] {
+    const out: string[] = [];
+    for (let c: string | null = chainId; c !== null; c = this.layerInfo(c).parent) {
+      out.push(c);
+      if (out.length > 1000) throw invalid(`layer chain of ${chainId} is too deep or cyclic`);
+    }
+    return out.reverse();
+  }
+
+  listLayers(): string[] {
+    return fs.readdirSync(this.root).filter((n) => /^[a-f0-9]{64}$/.test(n)).map((n) => `sha256:${n}`);
+  }
+
+  private pin(c: string | null): () => void {
+    if (c === null) return () => undefined;
+    this.pinned.set(c, (this.pinned.get(c) ?? 0) + 1);
+    return () => {
+      const n = (this.pinned.get(c) ?? 1) - 1;
+      if (n <= 0) this.pinned.delete(c);
+      else this.pinned.set(c, n);
+    };
+  }
+
+  /** Extracts into a fresh temp dir; returns it with the computed diff info. */
+  private async extract(parent: string | null, tar: ByteSource): Promise<{ tmp: string; diffId: string; size: number }> {
+    if (parent !== null && !this.hasLayer(parent)) throw notFound(`parent layer ${parent} does not exist`);
+    const tmp = path.join(this.root, `tmp-${randomBytes(8).toString('hex')}`);
+    fs.mkdirSync(path.join(tmp, 'fs'), { recursive: true, mode: 0o755 });
+    fs.chmodSync(path.join(tmp, 'fs'), 0o755);
+    try {
+      // The diff ID is the digest of the uncompressed tar, every byte of it.
+      const plain = await decompress(tar);
+      const hash = createHash('sha256');
+      async function* hashed(): AsyncGenerator<Buffer> {
+        for await (const c of plain) {
+          hash.update(c);
+          yield c;
+        }
+      }
+      const res = await extractTar(hashed(), path.join(tmp, 'fs'), { whiteouts: 'overlay' });
+      return { tmp, diffId: `sha256:${hash.digest('hex')}`, size: res.size };
+    } catch (e) {
+      await fs.promises.rm(tmp, { recursive: true, force: true });
+      throw e;
+    }
+  }
+
+  /** Makes a temp layer dir the committed layer chainId (or drops it if another writer won). */
+  private async commit(tmp: string, info: LayerInfo): Promise<void> {
+    try {
+      fs.writeFileSync(path.join(tmp, 'layer.json'), JSON.stringify({ parent: info.parent, diffId: info.diffId, size: info.size }));
+      await syncFs(tmp);
+      const dst = this.dir(info.chainId);
+      try {
+        fs.renameSync(tmp, dst);
+      } catch (e) {
+        const code = (e as NodeJS.ErrnoException).code;
+        if (code !== 'ENOTEMPTY' && code !== 'EEXIST') throw e;
+        await fs.promises.rm(tmp, { recursive: true, force: true }); // same content already committed
+      }
+      fsyncDir(this.root);
+      this.infos.set(info.chainId, info);
+    } catch (e) {
+      await fs.promises.rm(tmp, { recursive: true, force: true });
+      throw e;
+    }
+  }
+
+  async applyLayer(chainId: string, parent: string | null, tar: ByteSource): Promise<void> {
+    checkChain(chainId);
+    if (parent !== null) checkChain(parent);
+    if (this.hasLayer(chainId)) return;
+    const unpin = this.pin(parent);
+    try {
+      const { tmp, diffId, size } = await this.extract(parent, tar);
+      if (chainIdOf(parent, diffId) !== chainId) {
+        await fs.promises.rm(tmp, { recursive: true, force: true });
+        throw invalid(`layer content does not match chain ID ${chainId} (diff ID ${diffId})`);
+      }
+      await this.commit(tmp, { chainId, parent, diffId, size });
+    } finally {
+      unpin();
+    }
+  }
+
+  async importLayer(parent: string | null, tar: ByteSource): Promise<LayerInfo> {
+    if (parent !== null) checkChain(parent);
+    const unpin = this.pin(parent);
+    try {
+      const { tmp, diffId, size } = await this.extract(parent, tar);
+      const chainId = chainIdOf(parent, diffId);
+      if (this.hasLayer(chainId)) {
+        await fs.promises.rm(tmp, { recursive: true, force: true });
+        return this.layerInfo(chainId);
+      }
+      const info: LayerInfo = { chainId, parent, diffId, size };
+      await this.commit(tmp, info);
+      return info;
+    } finally {
+      unpin();
+    }
+  }
+
+  removeLayer(chainId: string): void {
+    const dir = this.dir(chainId);
+    if (this.layersInUse().has(chainId)) throw invalid(`layer ${chainId} is in use`);
+    const tmp = path.join(this.root, `tmp-${randomBytes(8).toString('hex')}`);
+    try {
+      fs.renameSync(dir, tmp); // atomic disappearance; the slow delete happens after
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return;
+      throw e;
+    }
+    this.infos.delete(chainId);
+    fs.promises.rm(tmp, { recursive: true, force: true }).catch((e: unknown) => log.warn('layer removal failed', { dir: tmp, err: e }));
+  }
+
+  async prepare(key: string, parent: string | null): Promise<void> {
+    checkKey(key);
+    if (parent !== null) {
+      checkChain(parent);
+      if (!this.hasLayer(parent)) throw notFound(`parent layer ${parent} does not exist`);
+    }
+    if (this.active.has(key) || fs.existsSync(path.join(this.rw, key))) throw invalid(`snapshot ${key} already exists`);
+    this.active.set(key, parent); // synchronously, before any await: the parent chain is now in use
+    const tmp = path.join(this.rw, `.tmp-${randomBytes(8).toString('hex')}`);
+    try {
+      fs.mkdirSync(tmp, { mode: 0o700 });
+      fs.mkdirSync(path.join(tmp, 'upper'), { mode: 0o755 });
+      fs.chmodSync(path.join(tmp, 'upper'), 0o755);
+      fs.mkdirSync(path.join(tmp, 'work'), { mode: 0o700 });
+      writeJsonAtomic(path.join(tmp, 'snapshot.json'), { parent });
+      fs.renameSync(tmp, path.join(this.rw, key));
+      fsyncDir(this.rw);
+    } catch (e) {
+      this.active.delete(key);
+      fs.rmSync(tmp, { recursive: true, force: true });
+      throw e;
+    }
+  }
+
+  parentOf(key: string): string | null {
+    if (!this.active.has(checkKey(key))) throw notFound(`snapshot ${key} does not exist`);
+    return this.active.get(key) ?? null;
+  }
+
+  upperDir(key: string): string {
+    return path.join(this.rw, checkKey(key), 'upper');
+  }
+
+  mount(key: string, target: string): void {
+    const parent = this.parentOf(key);
+    const lowers = parent === null ? [] : this.layerChain(parent).reverse(); // overlay wants the top first
+    const rel = (c: string): string => `${hexOf(c)}/fs`;
+    let lowerdir = lowers.length ? lowers.map(rel).join(':') : 'empty';
+    const upper = `rw/${key}/upper`;
+    const work = `rw/${key}/work`;
+    // redirect_dir/metacopy off: the upper dir must be a self-contained diff (commit/export tar it).
+    const extra = 'index=off,redirect_dir=off,metacopy=off';
+    const opts = (l: string, x: string): string => `${x ? `${x},` : ''}lowerdir=${l},upperdir=${upper},workdir=${work}`;
+    if (opts(lowerdir, extra).length >= PAGE) lowerdir = lowers.map((c) => this.shortLink(c)).join(':');
+    if (opts(lowerdir, '').length >= PAGE) throw invalid(`too many layers (${lowers.length}) to mount`);
+    try {
+      native().mountAt(this.root, 'overlay', target, 'overlay', 0, opts(lowerdir, extra));
+    } catch (e) {
+      // Kernels older than 4.19 reject metacopy; they also cannot produce metacopy uppers.
+      if ((e as NodeJS.ErrnoException).code !== 'EINVAL') throw e;
+      native().mountAt(this.root, 'overlay', target, 'overlay', 0, opts(lowerdir, ''));
+    }
+  }
+
+  /** `l/<16 hex>` symlink to a layer's fs dir (created on demand). */
+  private shortLink(chainId: string): string {
+    const name = `l/${hexOf(chainId).slice(0, 16)}`;
+    const p = path.join(this.root, name);
+    const want = `../${hexOf(chainId)}/fs`;
+    try {
+      if (fs.readlinkSync(p) === want) return name;
+      fs.rmSync(p, { force: true });
+    } catch {
+      /* missing */
+    }
+    fs.mkdirSync(path.join(this.root, 'l'), { recursive: true });
+    fs.symlinkSync(want, p);
+    return name;
+  }
+
+  unmount(target: string): void {
+    try {
+      native().umount(target, 0);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'EINVAL' || code === 'ENOENT') return;
+      if (code !== 'EBUSY') throw e;
+      native().umount(target, MNT_DETACH);
+    }
+  }
+
+  async remove(key: string): Promise<void> {
+    checkKey(key);
+    const dir = path.join(this.rw, key);
+    const tmp = path.join(this.rw, `.tmp-${randomBytes(8).toString('hex')}`);
+    try {
+      fs.renameSync(dir, tmp);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+      this.active.delete(key);
+      return;
+    }
+    this.active.delete(key);
+    await fs.promises.rm(tmp, { recursive: true, force: true });
+  }
+
+  listActive(): string[] {
+    return [...this.active.keys()];
+  }
+
+  layersInUse(): Set<string> {
+    const used = new Set<string>(this.pinned.keys());
+    for (const p of this.active.values()) {
+      for (let c: string | null = p; c !== null && !used.has(c); ) {
+        used.add(c);
+        try {
+          c = this.layerInfo(c).parent;
+        } catch {
+          c = null;
+        }
+      }
+    }
+    // Pinned layers' ancestors too.
+    for (const p of this.pinned.keys()) {
+      try {
+        for (const c of this.layerChain(p)) used.add(c);
+      } catch {
+        /* missing parent: nothing more to protect */
+      }
+    }
+    return used;
+  }
+
+  async cleanup(keepLayers?: Set<string>): Promise<void> {
+    const doomed: string[] = [];
+    for (const n of fs.readdirSync(this.root)) {
+      if (n.startsWith('tmp-')) doomed.push(path.join(this.root, n));
+      else if (/^[a-f0-9]{64}$/.test(n) && !fs.existsSync(path.join(this.root, n, 'layer.json'))) doomed.push(path.join(this.root, n));
+    }
+    for (const n of fs.readdirSync(this.rw)) if (n.startsWith('.tmp-')) doomed.push(path.join(this.rw, n));
+    if (keepLayers) {
+      const inUse = this.layersInUse();
+      for (const c of this.listLayers()) {
+        if (keepLayers.has(c) || inUse.has(c)) continue;
+        log.info('removing unreferenced layer', { layer: c });
+        this.removeLayer(c);
+      }
+    }
+    // Short links whose target is gone.
+    const ldir = path.join(this.root, 'l');
+    if (fs.existsSync(ldir)) for (const n of fs.readdirSync(ldir)) if (!fs.existsSync(path.join(ldir, n))) fs.rmSync(path.join(ldir, n), { force: true });
+    for (const d of doomed) await fs.promises.rm(d, { recursive: true, force: true });
+  }
+}
+
+export function createSnapshotter(root: string): Snapshotter {
+  return new OverlaySnapshotter(root);
+}
