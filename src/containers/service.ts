@@ -11,6 +11,7 @@ import { type Filters, matchLabels, checkFilterKeys } from '../common/filters';
 import { generateName, newId, shortId, validContainerName } from '../common/ids';
 import { log } from '../common/log';
 import { native, MNT_DETACH } from '../common/native';
+import { defaultSeccompProfile, fromDockerProfile } from '../runtime/seccomp';
 import { buildExecProcess, buildSpec, conmonCreate, conmonExec, effectiveCapabilities, Runc, type OciMount } from '../runtime';
 import { attachClient, parseDetachKeys } from './attach';
 import { hostsFile, resolvConf } from './etc-files';
@@ -654,12 +655,30 @@ export class ContainerService {
       network = { path: `/proc/${netSource.State.Pid}/ns/net` };
     }
     const [h, w] = hc.ConsoleSize ?? [0, 0];
+    const caps = effectiveCapabilities(hc.Privileged, hc.CapAdd ?? [], hc.CapDrop ?? []);
+    let seccomp: unknown;
+    const secOpt = (hc.SecurityOpt ?? []).find((o) => o.startsWith('seccomp=') || o.startsWith('seccomp:'));
+    const secVal = secOpt?.slice(8);
+    if (!hc.Privileged && secVal !== 'unconfined') {
+      if (secVal) {
+        try { seccomp = fromDockerProfile(JSON.parse(secVal.trim().startsWith('{') ? secVal : fs.readFileSync(secVal, 'utf8')), caps); } catch (e) { throw invalid(`opening seccomp profile (${secVal}) failed: ${errorMessage(e)}`); }
+      } else {
+        seccomp = defaultSeccompProfile(caps);
+      }
+    }
+    let args = [rec.Path, ...rec.Args];
+    if (hc.Init === true) {
+      // Docker's --init: a tiny init as PID 1 that reaps zombies and forwards signals.
+      mounts.push({ destination: '/sbin/docker-init', type: 'bind', source: this.initBinary(), options: ['rbind', 'ro'] });
+      args = ['/sbin/docker-init', '--', ...args];
+    }
     return buildSpec({
       id: rec.Id,
       rootfs,
       readonlyRootfs: hc.ReadonlyRootfs,
-      args: [rec.Path, ...rec.Args],
+      args,
       env: finalEnv,
+      ...(seccomp ? { seccomp } : {}),
       cwd,
       uid: user.uid,
       gid: user.gid,
@@ -684,6 +703,11 @@ export class ContainerService {
       rlimits: rlimits(hc['Ulimits'] as Ulimit[] | null | undefined),
       ...(typeof hc.OomScoreAdj === 'number' ? { oomScoreAdj: hc.OomScoreAdj } : {}),
     });
+  }
+
+  private initBinary(): string {
+    for (const p of ['/usr/bin/tini-static', '/usr/local/bin/tini-static', '/usr/bin/docker-init']) if (fs.existsSync(p)) return p;
+    throw invalid('--init needs tini-static (Debian package tini), which is not installed');
   }
 
   // ---------- update ----------
