@@ -888,6 +888,25 @@ function readXattr(p: string, name: string): Buffer | null {
   }
 }
 
+/** File data: small files in one synchronous read (a threadpool round trip per file costs more), big ones streamed. */
+function fileBody(p: string, size: number): Buffer | AsyncIterable<Buffer> {
+  if (size > 1 << 20) return fileChunks(p, size);
+  const fd = fs.openSync(p, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
+  try {
+    const buf = Buffer.allocUnsafe(size);
+    let off = 0;
+    while (off < size) {
+      const n = fs.readSync(fd, buf, off, size - off, null);
+      if (n === 0) break;
+      off += n;
+    }
+    if (off !== size) throw new Error(`${p}: file changed size while archiving`);
+    return buf;
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
 async function* fileChunks(p: string, size: number): AsyncGenerator<Buffer> {
   const fh = await fs.promises.open(p, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
   try {
@@ -942,7 +961,7 @@ async function* walkEntries(dir: string, opts: CreateTarOptions): AsyncGenerator
         return;
       }
       if (st.nlink > 1) links.set(key, name);
-      yield { name, type: 'file', ...common, ...withX, size: st.size, body: fileChunks(abs, st.size) };
+      yield { name, type: 'file', ...common, ...withX, size: st.size, body: fileBody(abs, st.size) };
     } else if (st.isSymbolicLink()) {
       yield { name, type: 'symlink', linkname: fs.readlinkSync(abs), ...common };
     } else if (st.isCharacterDevice() || st.isBlockDevice()) {

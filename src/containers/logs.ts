@@ -133,41 +133,58 @@ export function readLog(file: string, o: LogOptions): { data: Buffer; offset: nu
 
 /**
  * Follows the log from `offset`, calling onData with rendered bytes, until stop() is called.
- * Handles conmon replacing the file (rotation) by reopening when the inode changes.
+ * Keeps the file open: after a rotation (rename, a new inode at the path) it drains the
+ * old file to its end before switching, so no line is lost.
  */
 export function followLog(file: string, offset: number, ino: number, o: LogOptions, onData: (b: Buffer) => void): { stop: () => void; flush: () => void } {
   let pending = Buffer.alloc(0);
   let pos = offset;
+  let fd = -1;
   let curIno = ino;
   let stopped = false;
-  const pump = (): void => {
-    if (stopped) return;
-    let fd: number;
+  const open = (): void => {
     try {
       fd = fs.openSync(file, 'r');
-    } catch {
-      return;
-    }
-    try {
       const st = fs.fstatSync(fd);
-      if (st.ino !== curIno || st.size < pos) {
-        curIno = st.ino;
-        pos = 0;
-        pending = Buffer.alloc(0);
-      }
-      if (st.size <= pos) return;
-      const buf = Buffer.allocUnsafe(st.size - pos);
-      const n = fs.readSync(fd, buf, 0, buf.length, pos);
+      if (st.ino !== curIno) { curIno = st.ino; pos = 0; }
+    } catch {
+      fd = -1;
+    }
+  };
+  const drain = (): void => {
+    if (fd < 0) return;
+    const chunk = Buffer.allocUnsafe(256 * 1024);
+    for (;;) {
+      const n = fs.readSync(fd, chunk, 0, chunk.length, pos);
+      if (n <= 0) break;
       pos += n;
-      const all = pending.length ? Buffer.concat([pending, buf.subarray(0, n)]) : buf.subarray(0, n);
+      const all = pending.length ? Buffer.concat([pending, chunk.subarray(0, n)]) : chunk.subarray(0, n);
       const { recs, rest } = scanRecords(all);
       pending = Buffer.from(all.subarray(rest));
       if (recs.length) {
         const out = render(all, recs, o);
         if (out.length) onData(out);
       }
-    } finally {
-      fs.closeSync(fd);
+    }
+  };
+  const pump = (): void => {
+    if (stopped) return;
+    if (fd < 0) open();
+    drain();
+    let st: fs.Stats | undefined;
+    try { st = fs.statSync(file); } catch { st = undefined; }
+    if (st && st.ino !== curIno) {
+      // rotated: the old file is complete now; continue with the new one from its start
+      if (fd >= 0) fs.closeSync(fd);
+      fd = -1;
+      pending = Buffer.alloc(0);
+      open();
+      drain();
+    } else if (st && fd >= 0 && st.size < pos) {
+      // truncated in place
+      pos = 0;
+      pending = Buffer.alloc(0);
+      drain();
     }
   };
   let watcher: fs.FSWatcher | undefined;
@@ -184,7 +201,41 @@ export function followLog(file: string, offset: number, ino: number, o: LogOptio
       stopped = true;
       watcher?.close();
       clearInterval(timer);
+      if (fd >= 0) fs.closeSync(fd);
+      fd = -1;
     },
     flush: () => pump(),
   };
+}
+
+/** Reads a log and its rotated predecessors (file.N … file.1, file). */
+export function readLogs(file: string, rotated: number, o: LogOptions): { data: Buffer; offset: number; ino: number } {
+  const older: Buffer[] = [];
+  for (let i = rotated; i >= 1; i--) {
+    try { older.push(fs.readFileSync(`${file}.${i}`)); } catch { /* not there */ }
+  }
+  if (!older.length) return readLog(file, o);
+  let cur = Buffer.alloc(0), ino = 0;
+  try {
+    const fd = fs.openSync(file, 'r');
+    try {
+      ino = fs.fstatSync(fd).ino;
+      cur = fs.readFileSync(fd);
+    } finally { fs.closeSync(fd); }
+  } catch { /* no current file */ }
+  const all = Buffer.concat([...older, cur]);
+  const { recs } = scanRecords(all);
+  const curStart = all.length - cur.length;
+  const { rest } = scanRecords(cur);
+  const pick = o.tail >= 0 ? recs.slice(Math.max(0, recs.length - o.tail)) : recs;
+  void curStart;
+  return { data: render(all, pick, o), offset: rest, ino };
+}
+
+/** Docker's size units for log options: 10k, 10m, 1g (powers of 1024). */
+export function parseSize(v: string): number {
+  const m = /^(\d+(?:\.\d+)?)\s*([kmgt]?)i?b?$/i.exec(v.trim());
+  if (!m) throw new Error(`invalid size: '${v}'`);
+  const mult: Record<string, number> = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4 };
+  return Math.floor(Number(m[1]) * (mult[(m[2] ?? '').toLowerCase()] ?? 1));
 }

@@ -15,7 +15,7 @@ import { defaultSeccompProfile, fromDockerProfile } from '../runtime/seccomp';
 import { buildExecProcess, buildSpec, conmonCreate, conmonExec, effectiveCapabilities, Runc, type OciMount } from '../runtime';
 import { attachClient, parseDetachKeys } from './attach';
 import { hostsFile, resolvConf } from './etc-files';
-import { followLog, readLog, tsFromUnix, type LogOptions } from './logs';
+import { followLog, parseSize, readLog, readLogs, tsFromUnix, type LogOptions } from './logs';
 import { resolveInRoot } from './root-path';
 import { StatsHub, render as renderStats, sample as sampleStats } from './stats';
 import { HealthMonitor, healthEnabled, mergeHealth, type HealthConfig } from './health';
@@ -190,6 +190,7 @@ export class ContainerService {
   private restartTimers = new Map<string, NodeJS.Timeout>();
   private restartDelay = new Map<string, number>();
   private stats = new StatsHub();
+  private rotators = new Map<string, NodeJS.Timeout>();
   private runc: Runc;
   private exitDir: string;
   private watcher: fs.FSWatcher | undefined;
@@ -296,6 +297,7 @@ export class ContainerService {
         const spec = JSON.parse(fs.readFileSync(path.join(this.bundle(rec.Id), 'config.json'), 'utf8')) as Record<string, unknown>;
         this.startHealth(rec, spec);
       } catch { /* no bundle: no probes */ }
+      this.startRotator(rec);
       return;
     }
     if (st) {
@@ -399,6 +401,12 @@ export class ContainerService {
     const logConfig = (hcIn['LogConfig'] ?? {}) as { Type?: string; Config?: Record<string, string> };
     const logType = logConfig.Type || 'json-file';
     if (!['json-file', 'k8s-file', 'local', 'none'].includes(logType)) throw invalid(`logger: no log driver named '${logType}' is registered`);
+    for (const [k, v] of Object.entries(logConfig.Config ?? {})) {
+      if (!['max-size', 'max-file', 'compress', 'labels', 'labels-regex', 'env', 'env-regex', 'tag', 'mode', 'max-buffer-size'].includes(k)) throw invalid(`unknown log opt '${k}' for ${logType} log driver`);
+      if (k === 'max-size') { try { parseSize(v); } catch { throw invalid(`invalid value for max-size: ${v}`); } }
+      if (k === 'max-file' && !(Number.isInteger(Number(v)) && Number(v) >= 1)) throw invalid(`max-file cannot be less than 1`);
+    }
+    if (logConfig.Config?.['max-file'] && Number(logConfig.Config['max-file']) > 1 && !logConfig.Config['max-size']) throw invalid('max-file cannot be set without max-size');
     const tty = bool(body['Tty'], 'Config.Tty');
     const labels = { ...(ic.Labels ?? {}), ...strMap(body['Labels'], 'Config.Labels') };
     const binds = strArray(hcIn['Binds'], 'HostConfig.Binds');
@@ -562,6 +570,7 @@ export class ContainerService {
         pidFile: path.join(bundle, 'pidfile'),
         conmonPidFile: path.join(bundle, 'conmon.pid'),
         logPath: this.logPath(id),
+        ...this.conmonLogLimit(rec),
         exitDir: this.exitDir,
         persistDir: bundle,
         terminal: tty,
@@ -579,6 +588,7 @@ export class ContainerService {
       if (conmonPid) rec.ConmonPid = conmonPid;
       rec.ManuallyStopped = false;
       this.startHealth(rec, spec);
+      this.startRotator(rec);
       this.save(rec);
       this.emit(rec, 'start');
       // A very short-lived process may have exited before we recorded "running".
@@ -764,6 +774,7 @@ export class ContainerService {
       for (const w of this.exitWaiters.get(id) ?? []) w(rec.State.ExitCode);
       this.exitWaiters.delete(id);
       this.stopHealth(rec.Id);
+      this.stopRotator(rec.Id);
       if (rec.HostConfig.AutoRemove) await this.removeNow(rec, true);
       else this.maybeRestart(rec);
     });
@@ -828,6 +839,50 @@ export class ContainerService {
         void this.start(rec.Id).catch((e: unknown) => log.warn('auto-start failed', { id: rec.Id, err: e }));
       }
     }
+  }
+
+  // ---------- log rotation ----------
+  private logLimits(rec: ContainerRecord): { maxSize: number; maxFile: number } {
+    const c = rec.HostConfig.LogConfig?.Config ?? {};
+    return { maxSize: c['max-size'] ? parseSize(c['max-size']) : 0, maxFile: Number(c['max-file'] ?? 1) || 1 };
+  }
+
+  private conmonLogLimit(rec: ContainerRecord): { logSizeMax?: number } {
+    const { maxSize, maxFile } = this.logLimits(rec);
+    if (!maxSize) return {};
+    // One file: conmon truncates at the limit itself. Several: berthd rotates.
+    // (conmon's byte counter is not reset by a ctl reopen, so a larger conmon
+    // limit as a safety net would truncate a fresh file mid-stream.)
+    return maxFile <= 1 ? { logSizeMax: maxSize } : {};
+  }
+
+  /** Rotates container.log → .1 → .2 … and asks conmon to reopen (ctl message 2). */
+  private startRotator(rec: ContainerRecord): void {
+    this.stopRotator(rec.Id);
+    const { maxSize, maxFile } = this.logLimits(rec);
+    if (!maxSize || maxFile <= 1) return;
+    const file = this.logPath(rec.Id);
+    const t = setInterval(() => {
+      let size = 0;
+      try { size = fs.statSync(file).size; } catch { return; }
+      if (size < maxSize) return;
+      try {
+        fs.rmSync(`${file}.${maxFile - 1}`, { force: true });
+        for (let i = maxFile - 2; i >= 1; i--) if (fs.existsSync(`${file}.${i}`)) fs.renameSync(`${file}.${i}`, `${file}.${i + 1}`);
+        fs.renameSync(file, `${file}.1`);
+        const fd = fs.openSync(path.join(this.bundle(rec.Id), 'ctl'), fs.constants.O_WRONLY | fs.constants.O_NONBLOCK);
+        try { fs.writeSync(fd, '2 0 0\n'); } finally { fs.closeSync(fd); }
+      } catch (e) {
+        log.warn('log rotation failed', { id: rec.Id, err: e });
+      }
+    }, 200);
+    this.rotators.set(rec.Id, t);
+  }
+
+  private stopRotator(id: string): void {
+    const t = this.rotators.get(id);
+    if (t) clearInterval(t);
+    this.rotators.delete(id);
   }
 
   // ---------- health ----------
@@ -980,6 +1035,7 @@ export class ContainerService {
     const id = rec.Id;
     if (!this.records.has(id)) return;
     this.stopHealth(id);
+    this.stopRotator(id);
     await this.runc.delete(id, true);
     this.unmountQuiet(this.rootfs(id));
     // Drop the record first: a crash after this leaves only unowned files, which start-up removes.
@@ -1090,7 +1146,7 @@ export class ContainerService {
       ...(o.until ? { until: tsFromUnix(o.until) } : {}),
     };
     const file = this.logPath(rec.Id);
-    const first = readLog(file, opts);
+    const first = readLogs(file, this.logLimits(rec).maxFile - 1, opts);
     if (first.data.length) out.write(first.data);
     const untilPassed = o.until !== undefined && o.until > 0 && o.until * 1000 <= Date.now();
     if (!o.follow || !rec.State.Running || untilPassed) {
