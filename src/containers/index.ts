@@ -1,3 +1,5 @@
 export { ContainerService, parseSignal } from './service';
 export type { ContainerServiceOptions, ImageLookup, ExecRecord, Hijack } from './service';
 export type { ContainerRecord, ContainerConfig, HostConfig, ContainerState } from './types';
+export { LoopbackOnlyNetworks } from './network-provider';
+export type { NetworkProvider, EtcPaths } from './network-provider';

@@ -17,6 +17,7 @@ import { attachClient, parseDetachKeys } from './attach';
 import { hostsFile, resolvConf } from './etc-files';
 import { followLog, parseSize, readLog, readLogs, tsFromUnix, type LogOptions } from './logs';
 import { resolveInRoot } from './root-path';
+import { LoopbackOnlyNetworks, type NetworkProvider } from './network-provider';
 import { StatsHub, render as renderStats, sample as sampleStats } from './stats';
 import { HealthMonitor, healthEnabled, mergeHealth, type HealthConfig } from './health';
 import { ociResources, rlimits, updatableFields, validateResources, type Ulimit } from './resources';
@@ -52,6 +53,8 @@ export interface ContainerServiceOptions {
   attachHelper: string;
   images: ImageLookup;
   events: EventSink;
+  /** networking; defaults to private loopback-only namespaces */
+  networks?: NetworkProvider;
 }
 
 /** Takes over the client connection once a request is known to be valid. */
@@ -195,9 +198,11 @@ export class ContainerService {
   private exitDir: string;
   private watcher: fs.FSWatcher | undefined;
   private readonly o: ContainerServiceOptions;
+  private readonly net: NetworkProvider;
 
   constructor(o: ContainerServiceOptions) {
     this.o = o;
+    this.net = o.networks ?? new LoopbackOnlyNetworks();
     this.runc = new Runc(o.runcPath, path.join(o.execRoot, 'runc'));
     this.exitDir = path.join(o.execRoot, 'exits');
   }
@@ -298,6 +303,7 @@ export class ContainerService {
         this.startHealth(rec, spec);
       } catch { /* no bundle: no probes */ }
       this.startRotator(rec);
+      await this.net.restore(rec).catch((e: unknown) => log.warn('network restore failed', { id: rec.Id, err: e }));
       return;
     }
     if (st) {
@@ -305,6 +311,7 @@ export class ContainerService {
       await this.runc.delete(rec.Id, true);
     }
     this.unmountQuiet(this.rootfs(rec.Id));
+    await this.net.detach(rec);
     if (rec.State.Running || rec.State.Status === 'running' || rec.State.Status === 'paused' || rec.State.Status === 'restarting') {
       // Its monitor is gone (reboot, or killed): it died without telling us.
       rec.State = { ...rec.State, Status: 'exited', Running: false, Paused: false, Restarting: false, Pid: 0, ExitCode: 255, FinishedAt: new Date().toISOString() };
@@ -396,7 +403,6 @@ export class ContainerService {
     const autoRemove = bool(hcIn['AutoRemove'], 'HostConfig.AutoRemove');
     if (autoRemove && restart.Name && restart.Name !== 'no') throw invalid("can't create 'AutoRemove' container with restart policy");
     const networkMode = str(hcIn['NetworkMode'], 'HostConfig.NetworkMode') || 'default';
-    if (!/^(default|bridge|none|host|container:.+)$/.test(networkMode)) throw notFound(`network ${networkMode} not found`);
     if (networkMode.startsWith('container:')) this.get(networkMode.slice(10));
     const logConfig = (hcIn['LogConfig'] ?? {}) as { Type?: string; Config?: Record<string, string> };
     const logType = logConfig.Type || 'json-file';
@@ -487,6 +493,12 @@ export class ContainerService {
       HostConfig: hostConfig,
       SnapshotParent: image.chainIds[image.chainIds.length - 1] ?? null,
     };
+    try {
+      this.net.prepare(rec, body['NetworkingConfig']);
+    } catch (e) {
+      if (e instanceof Error && (e as { kind?: string }).kind === 'not_found') throw notFound(e.message);
+      throw e;
+    }
     // Reserve the name before the first await so two creates cannot both take it.
     this.names.set(name, id);
     try {
@@ -554,6 +566,7 @@ export class ContainerService {
     fs.rmSync(path.join(bundle, 'exit'), { force: true });
     fs.rmSync(path.join(bundle, 'oom'), { force: true });
     let mounted = false;
+    let networked = false;
     try {
       this.o.images.snapshots.mount(id, rootfs);
       mounted = true;
@@ -578,6 +591,10 @@ export class ContainerService {
         // Detaching from a TTY (or a container whose stdin stays open) must not close its stdin.
         leaveStdinOpen: rec.Config.OpenStdin && (tty || !rec.Config.StdinOnce),
       });
+      if (!rec.HostConfig.NetworkMode.startsWith('container:') && rec.HostConfig.NetworkMode !== 'host') {
+        networked = true;
+        await this.net.attach(rec, pid, { hosts: path.join(this.dir(id), 'hosts'), resolvConf: path.join(this.dir(id), 'resolv.conf'), hostname: path.join(this.dir(id), 'hostname') });
+      }
       // Connect clients that attached before start, so no output is lost.
       const pending = this.pendingAttach.get(id) ?? [];
       this.pendingAttach.delete(id);
@@ -598,6 +615,7 @@ export class ContainerService {
       for (const p of this.pendingAttach.get(id) ?? []) void p(false);
       this.pendingAttach.delete(id);
       await this.runc.delete(id, true);
+      if (networked) await this.net.detach(rec);
       if (mounted) this.unmountQuiet(rootfs);
       if (e instanceof EngineError && e.kind !== 'internal') throw e;
       const err = startErrorFor(msg);
@@ -765,6 +783,7 @@ export class ContainerService {
       const oom = fs.existsSync(path.join(this.bundle(id), 'oom'));
       fs.rmSync(file, { force: true });
       await this.runc.delete(id, true);
+      await this.net.detach(rec);
       this.unmountQuiet(this.rootfs(id));
       rec.State = { ...rec.State, Status: 'exited', Running: false, Paused: false, Restarting: false, Pid: 0, ExitCode: Number.isFinite(code) ? code : 255, OOMKilled: oom, FinishedAt: mtime.toISOString() };
       delete rec.ConmonPid;
@@ -1037,6 +1056,8 @@ export class ContainerService {
     this.stopHealth(id);
     this.stopRotator(id);
     await this.runc.delete(id, true);
+    await this.net.detach(rec);
+    await this.net.release(rec);
     this.unmountQuiet(this.rootfs(id));
     // Drop the record first: a crash after this leaves only unowned files, which start-up removes.
     fs.rmSync(path.join(this.dir(id), 'config.v2.json'), { force: true });
@@ -1397,22 +1418,6 @@ export class ContainerService {
     return `Exited (${s.ExitCode}) ${humanDuration(now - Date.parse(s.FinishedAt))} ago`;
   }
 
-  private networkName(rec: ContainerRecord): string {
-    const m = rec.HostConfig.NetworkMode;
-    return m === 'default' ? 'bridge' : m;
-  }
-
-  private networks(rec: ContainerRecord): Record<string, unknown> {
-    const n = this.networkName(rec);
-    if (n.startsWith('container:')) return {};
-    return {
-      [n]: {
-        IPAMConfig: null, Links: null, Aliases: null, NetworkID: '', EndpointID: '', Gateway: '', IPAddress: '', IPPrefixLen: 0,
-        IPv6Gateway: '', GlobalIPv6Address: '', GlobalIPv6PrefixLen: 0, MacAddress: '', DriverOpts: null,
-      },
-    };
-  }
-
   private mounts(rec: ContainerRecord): unknown[] {
     const out: unknown[] = [];
     for (const b of rec.HostConfig.Binds ?? []) {
@@ -1446,7 +1451,7 @@ export class ContainerService {
         const img = this.o.images.tryGet(a);
         return (img && img.id === r.Image) || r.Config.Image === a;
       })) return false;
-      if (f.get('network')?.length && !f.get('network')!.includes(this.networkName(r))) return false;
+      if (f.get('network')?.length && !f.get('network')!.some((n) => this.net.networkNames(r).includes(n))) return false;
       if (f.get('health')?.length && !f.get('health')!.includes(r.State.Health?.Status ?? 'none')) return false;
       return true;
     });
@@ -1459,12 +1464,12 @@ export class ContainerService {
         ImageID: r.Image,
         Command: quoteArgs(r.Path, r.Args),
         Created: Math.floor(Date.parse(r.Created) / 1000),
-        Ports: [],
+        Ports: this.net.summary(r).Ports,
         Labels: r.Config.Labels ?? {},
         State: r.State.Status,
         Status: this.statusText(r),
         HostConfig: { NetworkMode: r.HostConfig.NetworkMode },
-        NetworkSettings: { Networks: this.networks(r) },
+        NetworkSettings: { Networks: this.net.summary(r).Networks },
         Mounts: this.mounts(r),
       };
       if (o.size) {
@@ -1504,13 +1509,7 @@ export class ContainerService {
       GraphDriver: { Name: 'overlay2', Data: { MergedDir: this.rootfs(r.Id) } },
       Mounts: this.mounts(r),
       Config: r.Config,
-      NetworkSettings: {
-        Bridge: '', SandboxID: '', HairpinMode: false, LinkLocalIPv6Address: '', LinkLocalIPv6PrefixLen: 0, Ports: {},
-        SandboxKey: r.State.Running && r.HostConfig.NetworkMode !== 'host' ? `/proc/${r.State.Pid}/ns/net` : '',
-        SecondaryIPAddresses: null, SecondaryIPv6Addresses: null, EndpointID: '', Gateway: '', GlobalIPv6Address: '',
-        GlobalIPv6PrefixLen: 0, IPAddress: '', IPPrefixLen: 0, IPv6Gateway: '', MacAddress: '',
-        Networks: this.networks(r),
-      },
+      NetworkSettings: this.net.inspect(r),
     };
   }
 

@@ -114,6 +114,8 @@ export interface ContainerRecord {
   ConmonPid?: number;
   /** true once a user stopped it (unless-stopped) */
   ManuallyStopped?: boolean;
+  /** owned by the network provider: what the container asked for and what it got */
+  Network?: unknown;
 }
 
 export const ZERO_TIME = '0001-01-01T00:00:00Z';

@@ -1,0 +1,73 @@
+// The seam between containers and networking (implemented by src/network,
+// wired by the daemon). The container service calls these at fixed points of
+// a container's life; everything about bridges, addresses, NAT and DNS stays
+// behind this interface.
+import type { ContainerRecord } from './types';
+
+export interface EtcPaths { hosts: string; resolvConf: string; hostname: string }
+
+export interface NetworkProvider {
+  /**
+   * At create: validate HostConfig.NetworkMode and the create body's
+   * NetworkingConfig (unknown network → notFound(`network X not found`),
+   * bad --ip → invalid) and record what the container asks for in
+   * rec.Network (persisted with the record). Must not allocate kernel state.
+   */
+  prepare(rec: ContainerRecord, networkingConfig: unknown): void;
+  /**
+   * After `runc create` (the network namespace exists at /proc/<pid>/ns/net),
+   * before `runc start`: allocate addresses, create interfaces, publish ports,
+   * register DNS names, write the container's hosts/resolv.conf. On failure
+   * everything it did is undone and the error is thrown (the start fails).
+   */
+  attach(rec: ContainerRecord, pid: number, etc: EtcPaths): Promise<void>;
+  /** After the container exited or at rm -f: undo attach. Idempotent; never throws. */
+  detach(rec: ContainerRecord): Promise<void>;
+  /** At rm: forget rec.Network. */
+  release(rec: ContainerRecord): Promise<void>;
+  /** NetworkSettings for inspect (Networks, Ports, IPAddress, ...). */
+  inspect(rec: ContainerRecord): Record<string, unknown>;
+  /** ps: Ports list and NetworkSettings.Networks. */
+  summary(rec: ContainerRecord): { Ports: unknown[]; Networks: Record<string, unknown> };
+  /** ps --filter network=... : names and ids of the networks the container is on. */
+  networkNames(rec: ContainerRecord): string[];
+  /** At daemon start, for containers found running: re-create NAT rules / DNS records. */
+  restore(rec: ContainerRecord): Promise<void>;
+}
+
+function endpoint(): Record<string, unknown> {
+  return {
+    IPAMConfig: null, Links: null, Aliases: null, NetworkID: '', EndpointID: '', Gateway: '', IPAddress: '', IPPrefixLen: 0,
+    IPv6Gateway: '', GlobalIPv6Address: '', GlobalIPv6PrefixLen: 0, MacAddress: '', DriverOpts: null,
+  };
+}
+
+/** Until bridge networking exists: every container gets a private namespace with loopback only ("none"), or the host's. */
+export class LoopbackOnlyNetworks implements NetworkProvider {
+  prepare(rec: ContainerRecord): void {
+    const m = rec.HostConfig.NetworkMode;
+    if (!/^(default|bridge|none|host|container:.+)$/.test(m)) throw Object.assign(new Error(`network ${m} not found`), { kind: 'not_found' });
+  }
+  async attach(): Promise<void> { /* nothing: runc brings up lo */ }
+  async detach(): Promise<void> { /* nothing */ }
+  async release(): Promise<void> { /* nothing */ }
+  async restore(): Promise<void> { /* nothing */ }
+  private name(rec: ContainerRecord): string {
+    const m = rec.HostConfig.NetworkMode;
+    return m === 'default' ? 'bridge' : m;
+  }
+  networkNames(rec: ContainerRecord): string[] { return [this.name(rec)]; }
+  summary(rec: ContainerRecord): { Ports: unknown[]; Networks: Record<string, unknown> } {
+    const n = this.name(rec);
+    return { Ports: [], Networks: n.startsWith('container:') ? {} : { [n]: endpoint() } };
+  }
+  inspect(rec: ContainerRecord): Record<string, unknown> {
+    return {
+      Bridge: '', SandboxID: '', HairpinMode: false, LinkLocalIPv6Address: '', LinkLocalIPv6PrefixLen: 0, Ports: {},
+      SandboxKey: rec.State.Running && rec.HostConfig.NetworkMode !== 'host' ? `/proc/${rec.State.Pid}/ns/net` : '',
+      SecondaryIPAddresses: null, SecondaryIPv6Addresses: null, EndpointID: '', Gateway: '', GlobalIPv6Address: '',
+      GlobalIPv6PrefixLen: 0, IPAddress: '', IPPrefixLen: 0, IPv6Gateway: '', MacAddress: '',
+      Networks: this.summary(rec).Networks,
+    };
+  }
+}
