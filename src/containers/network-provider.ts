@@ -2,16 +2,19 @@
 // wired by the daemon). The container service calls these at fixed points of
 // a container's life; everything about bridges, addresses, NAT and DNS stays
 // behind this interface.
+import { notFound } from '../common/errors';
 import type { ContainerRecord } from './types';
 
 export interface EtcPaths { hosts: string; resolvConf: string; hostname: string }
 
 export interface NetworkProvider {
   /**
-   * At create: validate HostConfig.NetworkMode and the create body's
-   * NetworkingConfig (unknown network → notFound(`network X not found`),
-   * bad --ip → invalid) and record what the container asks for in
-   * rec.Network (persisted with the record). Must not allocate kernel state.
+   * At create: validate the create body's NetworkingConfig (bad --ip →
+   * invalid) and record what the container asks for in rec.Network
+   * (persisted with the record). Must not allocate kernel state. An unknown
+   * network in NetworkMode must NOT throw a not-found here (the docker CLI
+   * answers a 404 from create by pulling the image): attach() throws
+   * notFound(`network X not found`) at start instead, as Docker 20.10 does.
    */
   prepare(rec: ContainerRecord, networkingConfig: unknown): void;
   /**
@@ -44,11 +47,15 @@ function endpoint(): Record<string, unknown> {
 
 /** Until bridge networking exists: every container gets a private namespace with loopback only ("none"), or the host's. */
 export class LoopbackOnlyNetworks implements NetworkProvider {
-  prepare(rec: ContainerRecord): void {
-    const m = rec.HostConfig.NetworkMode;
-    if (!/^(default|bridge|none|host|container:.+)$/.test(m)) throw Object.assign(new Error(`network ${m} not found`), { kind: 'not_found' });
+  prepare(): void {
+    // As Docker 20.10: an unknown network fails the start, not the create
+    // (a 404 from create would make the CLI try to pull the image).
   }
-  async attach(): Promise<void> { /* nothing: runc brings up lo */ }
+  async attach(rec: ContainerRecord): Promise<void> {
+    const m = rec.HostConfig.NetworkMode;
+    if (!/^(default|bridge|none|host|container:.+)$/.test(m)) throw notFound(`network ${m} not found`);
+    // nothing else: runc brings up lo
+  }
   async detach(): Promise<void> { /* nothing */ }
   async release(): Promise<void> { /* nothing */ }
   async restore(): Promise<void> { /* nothing */ }

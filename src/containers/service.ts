@@ -493,12 +493,7 @@ export class ContainerService {
       HostConfig: hostConfig,
       SnapshotParent: image.chainIds[image.chainIds.length - 1] ?? null,
     };
-    try {
-      this.net.prepare(rec, body['NetworkingConfig']);
-    } catch (e) {
-      if (e instanceof Error && (e as { kind?: string }).kind === 'not_found') throw notFound(e.message);
-      throw e;
-    }
+    this.net.prepare(rec, body['NetworkingConfig']);
     // Reserve the name before the first await so two creates cannot both take it.
     this.names.set(name, id);
     try {
