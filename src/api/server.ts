@@ -212,7 +212,7 @@ export function createHttpHandler(router: Router): {
       await m.handler(ctx);
     } catch (e) {
       const status = httpStatus(e);
-      if (status >= 500) log.error('request failed', { method, path: url.pathname, err: e instanceof Error ? (e.stack ?? e.message) : String(e) });
+      if (status >= 500 && status !== 501) log.error('request failed', { method, path: url.pathname, err: e instanceof Error ? (e.stack ?? e.message) : String(e) });
       else log.debug('request error', { method, path: url.pathname, status, err: e });
       if (hijacked) {
         socket?.end();

@@ -206,6 +206,7 @@ class Lexer {
         while (isAlnum(s[q])) q++;
         this.pos = q;
         push('var', s.slice(start, q));
+        this.checkTerminator();
       } else if (c === '.') {
         const n = s[this.pos + 1];
         if (n !== undefined && /[0-9]/.test(n)) {
@@ -215,6 +216,7 @@ class Lexer {
           while (isAlnum(s[q])) q++;
           this.pos = q;
           push('field', s.slice(start + 1, q));
+          this.checkTerminator();
         } else {
           this.pos++;
           push('dot', '.');
@@ -229,10 +231,19 @@ class Lexer {
         if (w === 'true' || w === 'false') push('bool', w);
         else if (w === 'nil') push('nil', w);
         else push('ident', w);
+        this.checkTerminator();
       } else {
         this.err(`unrecognized character in action: ${JSON.stringify(c)}`, start);
       }
     }
+  }
+
+  /** Go's atTerminator: what may follow a field, variable or identifier. */
+  private checkTerminator(): void {
+    const c = this.src[this.pos];
+    if (c === undefined || isSpace(c) || '.,|:()='.includes(c) || this.src.startsWith('}}', this.pos)) return;
+    const cp = c.codePointAt(0)!;
+    this.err(`bad character U+${cp.toString(16).toUpperCase().padStart(4, '0')} '${c}'`, this.pos);
   }
 
   private lexNumber(push: (t: TokType, v: string) => void): void {
@@ -782,9 +793,27 @@ function cmpStr(a: string, b: string): number {
 export function goJSON(v: unknown, escapeHTML = false): string {
   if (v instanceof Missing || v === undefined) return 'null';
   if (isStruct(v) && typeof (v as { toJSON?: unknown }).toJSON === 'function') escapeHTML = true;
-  const s = JSON.stringify(v, (_k, val: unknown) => (val instanceof Missing ? null : typeof val === 'bigint' ? Number(val) : val));
+  const s = JSON.stringify(v, function (this: unknown, k: string, val: unknown) {
+    if (val instanceof Missing) return null;
+    if (typeof val === 'bigint') return Number(val);
+    // Go marshals map[string]T with sorted keys; these Docker API fields are maps
+    if (isMap(val) && (MAP_FIELDS.has(k) || (k === 'Config' && isMap(this) && 'Type' in this))) return sortKeys(val);
+    return val;
+  });
   if (s === undefined) return 'null';
   return goEscape(s, escapeHTML);
+}
+
+/** Docker API fields whose Go type is a map (JSON keys sorted when marshalled). */
+const MAP_FIELDS = new Set([
+  'Labels', 'Attributes', 'Networks', 'Ports', 'ExposedPorts', 'Volumes', 'Options', 'DriverOpts', 'Details', 'Data',
+  'Sysctls', 'Tmpfs', 'StorageOpt', 'Annotations', 'PortBindings', 'EndpointsConfig', 'Containers', 'Runtimes',
+]);
+
+function sortKeys(o: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const k of Object.keys(o).sort(cmpStr)) out[k] = o[k];
+  return out;
 }
 
 function goEscape(s: string, escapeHTML: boolean): string {

@@ -75,6 +75,8 @@ export interface ExecRecord {
   Env: string[];
   WorkingDir: string;
   started: boolean;
+  /** a resize that arrived before the process existed */
+  pendingSize?: [number, number];
   done: Promise<void>;
   finish: () => void;
 }
@@ -1378,6 +1380,7 @@ export class ContainerService {
     }
     ex.Pid = pid;
     ex.Running = true;
+    if (ex.pendingSize) this.writeCtl(dir, ex.pendingSize[0], ex.pendingSize[1]);
     this.emit(rec, `exec_start: ${cmdline}`, { execID: id });
     void h.exit.then((code) => {
       ex.ExitCode = code;
@@ -1392,6 +1395,7 @@ export class ContainerService {
   execResize(id: string, h: number, w: number): void {
     const ex = this.getExec(id);
     if (!ex.ProcessConfig.tty) return;
+    if (!ex.Running) { ex.pendingSize = [h, w]; return; }
     this.writeCtl(path.join(this.bundle(ex.ContainerID), 'exec', id), h, w);
   }
 

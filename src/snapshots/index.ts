@@ -47,6 +47,8 @@ export interface Snapshotter {
   applyLayer(chainId: string, parent: string | null, tar: ByteSource): Promise<void>;
   /** Like applyLayer when the diffID is only known once the stream has been read (import, commit). */
   importLayer(parent: string | null, tar: ByteSource): Promise<LayerInfo>;
+  /** Protects a layer and its ancestors from removal until the returned release is called (a lease for work in progress). */
+  hold(chainId: string | null): () => void;
   /** Deletes a committed layer (its directory is renamed away first, then removed in the background). */
   removeLayer(chainId: string): void;
   /** Creates a writable snapshot for a container on top of parent (a chain ID, or null = empty). */
@@ -177,7 +179,7 @@ class OverlaySnapshotter implements Snapshotter {
     return fs.readdirSync(this.root).filter((n) => /^[a-f0-9]{64}$/.test(n)).map((n) => `sha256:${n}`);
   }
 
-  private pin(c: string | null): () => void {
+  hold(c: string | null): () => void {
     if (c === null) return () => undefined;
     this.pinned.set(c, (this.pinned.get(c) ?? 0) + 1);
     return () => {
@@ -236,7 +238,7 @@ class OverlaySnapshotter implements Snapshotter {
     checkChain(chainId);
     if (parent !== null) checkChain(parent);
     if (this.hasLayer(chainId)) return;
-    const unpin = this.pin(parent);
+    const unpin = this.hold(parent);
     try {
       const { tmp, diffId, size } = await this.extract(parent, tar);
       if (chainIdOf(parent, diffId) !== chainId) {
@@ -251,7 +253,7 @@ class OverlaySnapshotter implements Snapshotter {
 
   async importLayer(parent: string | null, tar: ByteSource): Promise<LayerInfo> {
     if (parent !== null) checkChain(parent);
-    const unpin = this.pin(parent);
+    const unpin = this.hold(parent);
     try {
       const { tmp, diffId, size } = await this.extract(parent, tar);
       const chainId = chainIdOf(parent, diffId);

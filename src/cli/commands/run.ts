@@ -325,7 +325,8 @@ export const attach: CommandSpec = {
         cleanups.push(monitorTtySize(cli, (hh, ww) => cli.client.containerResize(name, hh, ww)));
       }
       const end = await session.done;
-      if (end === 'detached') return 0;
+      // the docker CLI returns the term.EscapeError here: printed, exit 1
+      if (end === 'detached') throw new StatusError(1, 'read escape sequence');
       if (stdin) {
         const r = await Promise.race([waitP, new Promise<undefined>((res) => setTimeout(() => res(undefined), 300))]);
         if (r === undefined) {
