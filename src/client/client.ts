@@ -17,10 +17,12 @@ export function encodeFilters(f: Filters | undefined): string | undefined {
   if (!f) return undefined;
   const out: Record<string, Record<string, boolean>> = {};
   let any = false;
-  for (const [k, vals] of Object.entries(f)) {
+  // Go marshals maps with sorted keys
+  for (const k of Object.keys(f).sort()) {
+    const vals = f[k]!;
     if (vals.length === 0) continue;
     const set: Record<string, boolean> = {};
-    for (const v of vals) set[v] = true;
+    for (const v of [...vals].sort()) set[v] = true;
     out[k] = set;
     any = true;
   }

@@ -18,6 +18,7 @@ import { hostsFile, resolvConf } from './etc-files';
 import { followLog, parseSize, readLog, readLogs, tsFromUnix, type LogOptions } from './logs';
 import { resolveInRoot } from './root-path';
 import { LoopbackOnlyNetworks, type NetworkProvider } from './network-provider';
+import { BindOnlyMounts, type MountProvider } from './mount-provider';
 import { StatsHub, render as renderStats, sample as sampleStats } from './stats';
 import { HealthMonitor, healthEnabled, mergeHealth, type HealthConfig } from './health';
 import { ociResources, rlimits, updatableFields, validateResources, type Ulimit } from './resources';
@@ -55,6 +56,8 @@ export interface ContainerServiceOptions {
   events: EventSink;
   /** networking; defaults to private loopback-only namespaces */
   networks?: NetworkProvider;
+  /** mounts and volumes; defaults to binds and tmpfs only */
+  mounts?: MountProvider;
 }
 
 /** Takes over the client connection once a request is known to be valid. */
@@ -201,10 +204,12 @@ export class ContainerService {
   private watcher: fs.FSWatcher | undefined;
   private readonly o: ContainerServiceOptions;
   private readonly net: NetworkProvider;
+  private readonly mnt: MountProvider;
 
   constructor(o: ContainerServiceOptions) {
     this.o = o;
     this.net = o.networks ?? new LoopbackOnlyNetworks();
+    this.mnt = o.mounts ?? new BindOnlyMounts();
     this.runc = new Runc(o.runcPath, path.join(o.execRoot, 'runc'));
     this.exitDir = path.join(o.execRoot, 'exits');
   }
@@ -418,7 +423,6 @@ export class ContainerService {
     const tty = bool(body['Tty'], 'Config.Tty');
     const labels = { ...(ic.Labels ?? {}), ...strMap(body['Labels'], 'Config.Labels') };
     const binds = strArray(hcIn['Binds'], 'HostConfig.Binds');
-    for (const b of binds ?? []) this.parseBind(b);
     const tmpfs = strMap(hcIn['Tmpfs'], 'HostConfig.Tmpfs');
 
     const config: ContainerConfig = {
@@ -502,29 +506,19 @@ export class ContainerService {
       const dir = this.dir(id);
       fs.mkdirSync(dir, { mode: 0o710 });
       await this.o.images.snapshots.prepare(id, rec.SnapshotParent);
+      await this.mnt.prepare(rec, ic.Volumes);
       this.writeEtcFiles(rec);
       this.save(rec); // the commit point: from here the container exists
       this.records.set(id, rec);
     } catch (e) {
       this.names.delete(name);
+      await this.mnt.release(rec, true).catch(() => undefined);
       await this.o.images.snapshots.remove(id).catch(() => undefined);
       fs.rmSync(this.dir(id), { recursive: true, force: true });
       throw e;
     }
     this.emit(rec, 'create');
     return { Id: id, Warnings: warnings };
-  }
-
-  private parseBind(b: string): { src: string; dst: string; ro: boolean; propagation?: string } {
-    const parts = b.split(':');
-    if (parts.length < 2 || parts.length > 3) throw invalid(`invalid volume specification: '${b}'`);
-    const [src = '', dst = '', mode = ''] = parts;
-    if (!dst.startsWith('/')) throw invalid(`invalid volume specification: '${b}': invalid mount config for type "bind": invalid mount path: '${dst}' mount path must be absolute`);
-    if (!src.startsWith('/')) throw invalid(`invalid volume specification: '${b}': named volumes are not supported yet`);
-    const opts = mode ? mode.split(',') : [];
-    for (const o of opts) if (!['ro', 'rw', 'z', 'Z', 'shared', 'rshared', 'slave', 'rslave', 'private', 'rprivate', 'nocopy', 'consistent', 'cached', 'delegated'].includes(o)) throw invalid(`invalid mode: ${o}`);
-    const propagation = opts.find((o) => /^r?(shared|slave|private)$/.test(o));
-    return { src, dst, ro: opts.includes('ro'), ...(propagation ? { propagation } : {}) };
   }
 
   private writeEtcFiles(rec: ContainerRecord): void {
@@ -567,7 +561,7 @@ export class ContainerService {
     try {
       this.o.images.snapshots.mount(id, rootfs);
       mounted = true;
-      const spec = this.specFor(rec, rootfs);
+      const spec = this.specFor(rec, rootfs, await this.mnt.ociMounts(rec, rootfs));
       fs.writeFileSync(path.join(bundle, 'config.json'), JSON.stringify(spec));
       const tty = rec.Config.Tty;
       const pid = await conmonCreate({
@@ -625,7 +619,7 @@ export class ContainerService {
     }
   }
 
-  private specFor(rec: ContainerRecord, rootfs: string): Record<string, unknown> {
+  private specFor(rec: ContainerRecord, rootfs: string, extraMounts: OciMount[]): Record<string, unknown> {
     const c = rec.Config, hc = rec.HostConfig;
     const user = resolveUser(rootfs, c.User, hc.GroupAdd ?? []);
     const cwd = c.WorkingDir || '/';
@@ -652,27 +646,7 @@ export class ContainerService {
     for (const [f, dst] of [['resolv.conf', '/etc/resolv.conf'], ['hostname', '/etc/hostname'], ['hosts', '/etc/hosts']] as const) {
       mounts.push({ destination: dst, type: 'bind', source: path.join(f === 'hostname' ? dir : etcDir, f), options: ['rbind', 'rprivate'] });
     }
-    for (const b of hc.Binds ?? []) {
-      const p = this.parseBind(b);
-      if (!fs.existsSync(p.src)) fs.mkdirSync(p.src, { recursive: true, mode: 0o755 });
-      mounts.push({ destination: p.dst, type: 'bind', source: p.src, options: ['rbind', p.propagation ?? 'rprivate', p.ro ? 'ro' : 'rw'] });
-    }
-    for (const m of hc.Mounts ?? []) {
-      if (m.Type === 'bind') {
-        if (!m.Source || !fs.existsSync(m.Source)) throw invalid(`invalid mount config for type "bind": bind source path does not exist: ${m.Source ?? ''}`);
-        mounts.push({ destination: m.Target, type: 'bind', source: m.Source, options: ['rbind', m.BindOptions?.Propagation ?? 'rprivate', m.ReadOnly ? 'ro' : 'rw'] });
-      } else if (m.Type === 'tmpfs') {
-        const o = ['nosuid', 'nodev', 'noexec'];
-        if (m.TmpfsOptions?.SizeBytes) o.push(`size=${m.TmpfsOptions.SizeBytes}`);
-        if (m.TmpfsOptions?.Mode) o.push(`mode=${m.TmpfsOptions.Mode.toString(8)}`);
-        mounts.push({ destination: m.Target, type: 'tmpfs', source: 'tmpfs', options: o });
-      } else {
-        throw invalid(`mount type ${m.Type} is not supported yet`);
-      }
-    }
-    for (const [dst, opts] of Object.entries(hc.Tmpfs ?? {})) {
-      mounts.push({ destination: dst, type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'nodev', 'noexec', ...(opts ? opts.split(',') : [])] });
-    }
+    mounts.push(...extraMounts);
     let network: 'new' | 'host' | { path: string } = 'new';
     if (hostNet) network = 'host';
     else if (netSource !== rec) {
@@ -1023,7 +997,7 @@ export class ContainerService {
   }
 
   // ---------- remove / rename ----------
-  async remove(ref: string, force: boolean, _volumes: boolean): Promise<void> {
+  async remove(ref: string, force: boolean, volumes: boolean): Promise<void> {
     const rec = this.get(ref);
     if (this.restartTimers.has(rec.Id)) {
       if (!force) throw conflict(`You cannot remove a restarting container ${rec.Id}. Stop the container before attempting removal or force remove`);
@@ -1044,10 +1018,11 @@ export class ContainerService {
         await this.runc.delete(rec.Id, true);
       }
     }
-    await this.locked(rec.Id, () => this.removeNow(rec, true));
+    await this.locked(rec.Id, () => this.removeNow(rec, volumes));
   }
 
-  private async removeNow(rec: ContainerRecord, _force: boolean): Promise<void> {
+  /** Removes a stopped container; removeVolumes deletes its anonymous volumes (rm -v, --rm). */
+  private async removeNow(rec: ContainerRecord, removeVolumes: boolean): Promise<void> {
     const id = rec.Id;
     if (!this.records.has(id)) return;
     this.stopHealth(id);
@@ -1062,6 +1037,7 @@ export class ContainerService {
     this.records.delete(id);
     if (this.names.get(rec.Name.slice(1)) === id) this.names.delete(rec.Name.slice(1));
     await this.o.images.snapshots.remove(id).catch((e: unknown) => log.warn('snapshot removal failed', { id, err: e }));
+    await this.mnt.release(rec, removeVolumes).catch((e: unknown) => log.warn('volume release failed', { id, err: e }));
     fs.rmSync(this.bundle(id), { recursive: true, force: true });
     fs.rmSync(this.dir(id), { recursive: true, force: true });
     fs.rmSync(path.join(this.exitDir, id), { force: true });
@@ -1418,15 +1394,7 @@ export class ContainerService {
   }
 
   private mounts(rec: ContainerRecord): unknown[] {
-    const out: unknown[] = [];
-    for (const b of rec.HostConfig.Binds ?? []) {
-      const p = this.parseBind(b);
-      out.push({ Type: 'bind', Source: p.src, Destination: p.dst, Mode: b.split(':')[2] ?? '', RW: !p.ro, Propagation: p.propagation ?? 'rprivate' });
-    }
-    for (const m of rec.HostConfig.Mounts ?? []) {
-      out.push({ Type: m.Type, Source: m.Source ?? '', Destination: m.Target, Mode: '', RW: !m.ReadOnly, Propagation: m.Type === 'bind' ? (m.BindOptions?.Propagation ?? 'rprivate') : '' });
-    }
-    return out;
+    return this.mnt.inspect(rec);
   }
 
   list(o: { all: boolean; limit: number; size: boolean; filters: Filters }): unknown[] {

@@ -116,6 +116,8 @@ export interface ContainerRecord {
   ManuallyStopped?: boolean;
   /** owned by the network provider: what the container asked for and what it got */
   Network?: unknown;
+  /** owned by the mount provider: resolved mounts (volumes created for this container) */
+  MountPoints?: unknown;
 }
 
 export const ZERO_TIME = '0001-01-01T00:00:00Z';
