@@ -35,6 +35,7 @@ export interface ImageLookup {
     unmount(target: string): void;
     remove(key: string): Promise<void>;
     listActive(): string[];
+    upperDir(key: string): string;
   };
 }
 
@@ -219,6 +220,36 @@ export class ContainerService {
   private bundle(id: string): string { return path.join(this.o.execRoot, 'containers', id); }
   private rootfs(id: string): string { return path.join(this.bundle(id), 'rootfs'); }
   logPath(id: string): string { return path.join(this.dir(id), 'container.log'); }
+
+  /** Where a container's files are, for filesystem operations (cp, diff, export, commit). */
+  paths(id: string): { dir: string; bundle: string; rootfs: string; upper: string } {
+    return { dir: this.dir(id), bundle: this.bundle(id), rootfs: this.rootfs(id), upper: this.o.images.snapshots.upperDir(id) };
+  }
+
+  /**
+   * Runs fn with the container's root filesystem mounted at paths(id).rootfs
+   * (it is mounted while the container runs; a stopped one is mounted for the call).
+   */
+  async withRootfs<T>(ref: string, fn: (rootfs: string, rec: ContainerRecord) => Promise<T>): Promise<T> {
+    const rec = this.get(ref);
+    return this.locked(rec.Id, async () => {
+      const rootfs = this.rootfs(rec.Id);
+      if (rec.State.Running) return fn(rootfs, rec);
+      fs.mkdirSync(rootfs, { recursive: true, mode: 0o700 });
+      this.o.images.snapshots.mount(rec.Id, rootfs);
+      try {
+        return await fn(rootfs, rec);
+      } finally {
+        this.unmountQuiet(rootfs);
+      }
+    });
+  }
+
+  /** Emits a container event (for operations implemented outside this class). */
+  event(ref: string, action: string, extra: Record<string, string> = {}): void {
+    const rec = this.find(ref);
+    if (rec) this.emit(rec, action, extra);
+  }
 
   private save(rec: ContainerRecord): void {
     writeJsonAtomic(path.join(this.dir(rec.Id), 'config.v2.json'), rec);
