@@ -8,6 +8,7 @@
 #define _GNU_SOURCE
 #include <node_api.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <stdlib.h>
@@ -224,6 +225,27 @@ static napi_value js_flock(napi_env env, napi_callback_info info)
 	return NULL;
 }
 
+/* syncfs(path): flush the filesystem holding path (layer commits) without a sync(1) process. */
+static napi_value js_syncfs(napi_env env, napi_callback_info info)
+{
+	size_t argc = 1;
+	napi_value argv[1];
+	napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+	char *path = get_str(env, argv[0]);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int err = errno;
+	napi_value ret = NULL;
+	if (fd < 0) {
+		ret = throw_errno(env, err, "open", path);
+	} else {
+		if (syncfs(fd) < 0)
+			ret = throw_errno(env, errno, "syncfs", path);
+		close(fd);
+	}
+	free(path);
+	return ret;
+}
+
 static napi_value init(napi_env env, napi_value exports)
 {
 	napi_property_descriptor props[] = {
@@ -235,6 +257,7 @@ static napi_value init(napi_env env, napi_value exports)
 		{"lgetxattr", NULL, js_lgetxattr, NULL, NULL, NULL, napi_default, NULL},
 		{"llistxattr", NULL, js_llistxattr, NULL, NULL, NULL, napi_default, NULL},
 		{"flock", NULL, js_flock, NULL, NULL, NULL, napi_default, NULL},
+		{"syncfs", NULL, js_syncfs, NULL, NULL, NULL, napi_default, NULL},
 	};
 	napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props);
 	return exports;

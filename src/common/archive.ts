@@ -220,7 +220,7 @@ async function* externalFilter(cmd: string[], input: AsyncIterable<Buffer>): Asy
     for await (const c of child.stdout) yield c as Buffer;
     await feeding;
     const code = await exited;
-    if (code !== 0) throw invalid(`${bin}: ${stderr.trim() || `exit status ${code}`}`);
+    if (code !== 0) throw invalid(stderr.trim() || `${bin}: exit status ${code}`);
   } finally {
     if (child.exitCode === null) child.kill();
   }

@@ -11,6 +11,8 @@ export interface Native {
   lgetxattr(path: string, name: string): Buffer | null;
   llistxattr(path: string): string[];
   flock(fd: number, op: number): void;
+  /** syncfs(2) on the filesystem holding path */
+  syncfs(path: string): void;
 }
 
 export const LOCK_EX = 2;

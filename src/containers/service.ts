@@ -1124,10 +1124,9 @@ export class ContainerService {
     const rec = this.get(ref);
     const keys = parseDetachKeys(o.detachKeys);
     const stdin = o.stdin && rec.Config.OpenStdin;
-    if (o.stream && !rec.State.Running && rec.State.StartedAt !== ZERO_TIME && !rec.HostConfig.AutoRemove) {
-      throw conflict('You cannot attach to a stopped container, start it first');
-    }
-    if (rec.State.Paused) throw conflict('You cannot attach to a paused container, unpause it first');
+    // A stopped container may be attached to: the stream connects at its next start (`docker start -a`).
+    if (rec.State.Paused) throw conflict(`container ${rec.Id} is paused, unpause the container before attach`);
+    if (rec.State.Restarting) throw conflict(`container ${rec.Id} is restarting, wait until the container is running`);
     const { socket: client, head } = hijack();
     if (o.logs) {
       const { data } = readLog(this.logPath(rec.Id), { stdout: o.stdout, stderr: o.stderr, tail: -1, timestamps: false, raw: rec.Config.Tty });

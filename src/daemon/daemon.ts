@@ -6,7 +6,6 @@ import * as https from 'node:https';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { buildRouter, createHttpHandler, API_VERSION, MIN_API_VERSION, type Backends } from '../api';
-import { internal } from '../common/errors';
 import type { Filters } from '../common/filters';
 import { log } from '../common/log';
 import { native, LOCK_EX, LOCK_NB, buildDir } from '../common/native';
@@ -151,7 +150,7 @@ export class Daemon {
         version: () => this.version(),
         info: () => this.info(),
         df: () => ({
-          LayersSize: 0,
+          LayersSize: images.layersSize(),
           Images: images.list({ all: false, filters: new Map(), containersUsing: (id: string) => c.usingImage(id).length }),
           Containers: c.list({ all: true, limit: -1, size: true, filters: new Map() }),
           Volumes: [],
@@ -200,11 +199,8 @@ export class Daemon {
         inspect: (ref) => images.inspect(ref),
         history: (ref) => images.history(ref),
         tag: (ref, repo, tag) => images.tag(ref, repo, tag),
-        remove: (ref, force, noprune) => images.remove(ref, { force, noprune, usedBy: (id: string) => c.usingImage(id) }),
-        prune: async (f: Filters) => {
-          if (!('prune' in images) || typeof (images as { prune?: unknown }).prune !== 'function') throw internal('image prune unavailable');
-          return (images as unknown as { prune: (f: Filters, usedBy: (id: string) => string[]) => Promise<unknown> }).prune(f, (id) => c.usingImage(id));
-        },
+        remove: (ref, force, noprune) => images.remove(ref, { force, noprune, usedBy: (id: string) => c.usingImage(id), isRunning: (cid: string) => c.find(cid)?.State.Running === true }),
+        prune: (f: Filters) => images.prune(f, (id) => c.usingImage(id)),
       },
     };
   }

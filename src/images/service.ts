@@ -14,7 +14,7 @@ import * as path from 'node:path';
 import type { Readable } from 'node:stream';
 import { createTar, decompress, type ByteSource } from '../common/archive';
 import { readJson, writeJsonAtomic, cleanTempFiles } from '../common/atomic-fs';
-import { conflict, invalid, notFound, type EngineError } from '../common/errors';
+import { conflict, invalid, isEngineError, notFound, type EngineError } from '../common/errors';
 import type { EventSink } from '../common/events';
 import { checkFilterKeys, matchLabels, parseTimestamp, type Filters } from '../common/filters';
 import { shortId } from '../common/ids';
@@ -120,6 +120,8 @@ export interface ImageService {
   remove(ref: string, opts: RemoveOptions): DeleteItem[];
   /** POST /images/prune */
   prune(filters: Filters, usedBy: (imageId: string) => string[]): Promise<{ ImagesDeleted: DeleteItem[] | null; SpaceReclaimed: number }>;
+  /** Total diff size of all committed layers (system df LayersSize). */
+  layersSize(): number;
   /** The exact config bytes of an image (docker save). */
   configBytes(id: string): Buffer;
   /** The uncompressed tar of a layer: its stored blob, or regenerated from the snapshot. */
@@ -197,7 +199,7 @@ class Images implements ImageService {
 
   constructor(root: string, private readonly events: EventSink) {
     this.content = createContentStore(root);
-    this.snapshots = createSnapshotter(root);
+    this.snapshots = createSnapshotter(root, { referenced: (c) => this.layerReferenced(c) });
     const dir = path.join(root, 'images');
     this.metaDir = path.join(dir, 'meta');
     this.reposFile = path.join(dir, 'repositories.json');
@@ -251,6 +253,11 @@ class Images implements ImageService {
         this.content.delete(d);
       }
     }
+  }
+
+  private layerReferenced(chainId: string): boolean {
+    for (const img of this.images.values()) if (img.meta.layers.some((l) => l.chainId === chainId)) return true;
+    return false;
   }
 
   private makeImg(meta: MetaFile, config: ImageConfig): Img {
@@ -717,9 +724,9 @@ class Images implements ImageService {
   private deleteImage(id: string): string[] {
     const img = this.images.get(id);
     if (!img) return [];
-    this.logEvent(id, 'delete', id); // before the record goes: the event carries its labels
     this.saveRefs(); // tags first: never a tag pointing at a missing image
     this.images.delete(id);
+    this.logEvent(id, 'delete', id); // after, as Docker: the image is gone, so no labels
     fs.rmSync(path.join(this.metaDir, `${id.slice(7)}.json`), { force: true });
     const blobs = new Set<string>();
     const keep = this.snapshots.layersInUse();
@@ -772,7 +779,7 @@ class Images implements ImageService {
           try {
             deleted.push(...this.remove(ref, o));
           } catch (e) {
-            if ((e as EngineError).kind !== 'conflict') log.warn('failed to prune image', { ref, err: e });
+            if (!isEngineError(e) || e.kind !== 'conflict') log.warn('failed to prune image', { ref, err: e });
           }
         };
         if (refs.length) {
@@ -790,6 +797,18 @@ class Images implements ImageService {
   }
 
   // ---------- export helpers ----------
+
+  layersSize(): number {
+    let n = 0;
+    for (const c of this.snapshots.listLayers()) {
+      try {
+        n += this.snapshots.layerInfo(c).size;
+      } catch {
+        /* being removed */
+      }
+    }
+    return n;
+  }
 
   configBytes(id: string): Buffer {
     if (!this.images.has(id)) throw notFound(`No such image: ${id}`);

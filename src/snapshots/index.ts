@@ -9,11 +9,9 @@
 //   l/<short>              short symlinks to layer fs dirs, used only when the
 //                          overlay options would not fit in one page otherwise
 // Committed layers are keyed by OCI chain ID, so identical stacks are shared.
-import { execFile } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { promisify } from 'node:util';
 import { decompress, extractTar, type ByteSource } from '../common/archive';
 import { readJson, writeJsonAtomic, fsyncDir } from '../common/atomic-fs';
 import { invalid, notFound } from '../common/errors';
@@ -59,7 +57,11 @@ export interface Snapshotter {
   mount(key: string, target: string): void;
   /** Unmounts; lazy-detaches if busy; not mounted is fine. */
   unmount(target: string): void;
-  /** Removes a writable snapshot (missing is fine). Unmount it first. */
+  /**
+   * Removes a writable snapshot (missing is fine). Unmount it first. With the
+   * `referenced` option, parent layers nothing references any more go too
+   * (an image deleted with -f while this container still used it).
+   */
   remove(key: string): Promise<void>;
   upperDir(key: string): string;
   listActive(): string[];
@@ -99,12 +101,10 @@ function checkKey(k: string): string {
   return k;
 }
 
-const execFileP = promisify(execFile);
-
 /** Flushes the filesystem holding dir (syncfs) so a renamed-in layer is durable as a whole. */
 async function syncFs(dir: string): Promise<void> {
   try {
-    await execFileP('sync', ['-f', dir]);
+    native().syncfs(dir);
   } catch (e) {
     log.warn('syncfs failed; layer durability relies on the page cache', { dir, err: e });
   }
@@ -120,6 +120,11 @@ function isLayerInfo(v: unknown): v is { parent: string | null; diffId: string; 
   return (o['parent'] === null || typeof o['parent'] === 'string') && typeof o['diffId'] === 'string' && typeof o['size'] === 'number';
 }
 
+export interface SnapshotterOptions {
+  /** Whether something (an image) still references a committed layer. */
+  referenced?: (chainId: string) => boolean;
+}
+
 class OverlaySnapshotter implements Snapshotter {
   readonly root: string;
   private readonly rw: string;
@@ -130,7 +135,7 @@ class OverlaySnapshotter implements Snapshotter {
   /** Layers being built on, protected from removal until done. */
   private readonly pinned = new Map<string, number>();
 
-  constructor(root: string) {
+  constructor(root: string, private readonly opts: SnapshotterOptions = {}) {
     this.root = path.join(root, 'snapshots');
     this.rw = path.join(this.root, 'rw');
     this.empty = path.join(this.root, 'empty');
@@ -375,8 +380,18 @@ class OverlaySnapshotter implements Snapshotter {
       this.active.delete(key);
       return;
     }
+    const parent = this.active.get(key) ?? null;
     this.active.delete(key);
     await fs.promises.rm(tmp, { recursive: true, force: true });
+    const referenced = this.opts.referenced;
+    if (referenced && parent !== null && this.hasLayer(parent)) {
+      const inUse = this.layersInUse();
+      for (const c of this.layerChain(parent).reverse()) {
+        if (referenced(c) || inUse.has(c)) break; // and so are its ancestors
+        log.info('removing layer released by its last container', { layer: c });
+        this.removeLayer(c);
+      }
+    }
   }
 
   listActive(): string[] {
@@ -428,6 +443,6 @@ class OverlaySnapshotter implements Snapshotter {
   }
 }
 
-export function createSnapshotter(root: string): Snapshotter {
-  return new OverlaySnapshotter(root);
+export function createSnapshotter(root: string, opts: SnapshotterOptions = {}): Snapshotter {
+  return new OverlaySnapshotter(root, opts);
 }

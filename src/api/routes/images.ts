@@ -23,8 +23,12 @@ export function imageRoutes(r: Router, b: ImageBackend): void {
     const changes = q.getAll('changes').flatMap((s) => s.split('\n')).filter((s) => s.trim());
     const message = q.get('message') ?? undefined;
     const platform = q.get('platform') ?? undefined;
-    const id = await b.importTar(c.bodyStream(), {
+    const body = c.bodyStream();
+    const id = await b.importTar(body, {
       ...(repo ? { repo } : {}), ...(tag ? { tag } : {}), ...(message ? { message } : {}), changes, ...(platform ? { platform } : {}),
+    }).catch((e: unknown) => {
+      (body as NodeJS.ReadableStream & { resume(): void }).resume(); // drain what the client still sends, so the error can be answered
+      throw e;
     });
     const res = c.stream(200);
     res.end(JSON.stringify({ status: id }) + '\n');
