@@ -225,6 +225,8 @@ export function streamHijacked(cli: Cli, opts: HijackStreamOptions): HijackSessi
     // ECONNRESET after the daemon closed: treat as end of output
     onOutputEnd();
   });
+  // the transport hands the socket over paused so no output is lost before we listen
+  conn.socket.resume();
 
   return {
     done,

@@ -1,5 +1,6 @@
 // Typed Docker Engine API client. Every call negotiates the API version once
 // (HEAD /_ping, falling back to GET) and then uses /v<version>/... paths.
+import { ApiError } from './errors';
 import { parseHost, type HostSpec } from './host';
 import { readAll, readError, Transport, type Hijacked, type Query, type RequestOptions, type StreamResponse } from './transport';
 import type {
@@ -76,6 +77,7 @@ export class Client {
   readonly host: HostSpec;
   private versionPromise: Promise<string> | undefined;
   private pinned: string | undefined;
+  private negotiated: string | undefined;
   ping_: PingInfo | undefined;
 
   constructor(opts: ClientOptions) {
@@ -92,7 +94,7 @@ export class Client {
       res = await this.transport.request('GET', '/_ping', { allowErrorStatus: true });
     }
     if (res.status >= 400 && res.status !== 500) {
-      throw await readError(res.body, res.status, this.transport.displayUrl('/_ping'));
+      throw await readError(res, this.transport.displayUrl('/_ping'));
     }
     res.body.resume();
     const h = res.headers;
@@ -109,24 +111,50 @@ export class Client {
     return this.ping_;
   }
 
-  /** The negotiated API version: min(client max, daemon's Api-Version); 1.24 when the daemon does not say. */
+  /**
+   * The negotiated API version: min(client max, daemon's Api-Version); 1.24
+   * when the daemon does not say. Costs a /_ping round trip the first time.
+   */
   apiVersion(): Promise<string> {
     if (this.pinned) return Promise.resolve(this.pinned);
     this.versionPromise ??= this.ping().then((p) => {
       const server = p.apiVersion || '1.24';
-      return compareVersions(server, CLIENT_API_VERSION) < 0 ? server : CLIENT_API_VERSION;
+      const v = compareVersions(server, CLIENT_API_VERSION) < 0 ? server : CLIENT_API_VERSION;
+      this.negotiated = v;
+      return v;
     });
     return this.versionPromise;
   }
 
-  private async vpath(path: string): Promise<string> {
-    return `/v${await this.apiVersion()}${path}`;
+  /** The version requests use now: pinned, negotiated, or (optimistically) the client's own. */
+  currentVersion(): string {
+    return this.pinned ?? this.negotiated ?? CLIENT_API_VERSION;
+  }
+
+  /**
+   * Runs a versioned request. Instead of a /_ping before every invocation (what
+   * the docker CLI does), the first request goes out optimistically at the
+   * client's version; a daemon that is older answers 400 "client version X is
+   * too new", and then the version is negotiated and the request retried.
+   * Requests that cannot be replayed (streamed bodies) negotiate first.
+   */
+  private async versioned<T>(replayable: boolean, fn: (prefix: string) => Promise<T>): Promise<T> {
+    if (this.pinned || this.negotiated || !replayable || this.versionPromise) return fn(`/v${await this.apiVersion()}`);
+    try {
+      return await fn(`/v${CLIENT_API_VERSION}`);
+    } catch (e) {
+      if (e instanceof ApiError && e.status === 400 && /client version .* is too new/i.test(e.daemonMessage)) {
+        return fn(`/v${await this.apiVersion()}`);
+      }
+      throw e;
+    }
   }
 
   // ---- generic helpers ---------------------------------------------------
 
   async raw(method: string, path: string, opts: RequestOptions = {}): Promise<StreamResponse> {
-    return this.transport.request(method, await this.vpath(path), opts);
+    const replayable = opts.body === undefined || Buffer.isBuffer(opts.body);
+    return this.versioned(replayable, (prefix) => this.transport.request(method, prefix + path, opts));
   }
 
   async json<T>(method: string, path: string, opts: RequestOptions = {}): Promise<T> {
@@ -150,7 +178,7 @@ export class Client {
   }
 
   async hijack(method: string, path: string, opts: RequestOptions = {}): Promise<Hijacked> {
-    return this.transport.hijack(method, await this.vpath(path), opts);
+    return this.versioned(true, (prefix) => this.transport.hijack(method, prefix + path, opts));
   }
 
   // ---- system --------------------------------------------------------------

@@ -115,8 +115,8 @@ export const version: CommandSpec = {
     let server: StructValue | null = null;
     let err: Error | undefined;
     try {
-      apiVersion = await cli.client.apiVersion();
       server = serverVersionValue(await cli.client.version());
+      apiVersion = cli.client.currentVersion();
     } catch (e) {
       err = e as Error;
     }
@@ -248,8 +248,8 @@ export const info: CommandSpec = {
     const serverErrors: string[] = [];
     let apiVersion = CLIENT_API_VERSION;
     try {
-      apiVersion = await cli.client.apiVersion();
       server = await cli.client.info();
+      apiVersion = cli.client.currentVersion();
     } catch (e) {
       if (e instanceof ConnectionError && format === '') {
         cli.out(`Client:\n Version:    ${VERSION}\n Context:    default\n Debug Mode: ${cli.debug}\n\nServer:\n`);
