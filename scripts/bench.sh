@@ -26,6 +26,8 @@ done
 out=dist-test/bench-$$
 cache=$(mktemp -d /tmp/berth-bench.XXXXXX)
 trap 'rm -rf "$cache" "$out"' EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
 mkdir -p dist-test
 node - "$out" "${sel[@]}" <<'JS'
 const { buildSync } = require('esbuild');

@@ -31,6 +31,7 @@ out=$(api -X POST -H 'Content-Type: application/x-tar' --data-binary "@$tmp/busy
   -w '\n%{http_code}' "http://berth/v1.41/images/create?fromSrc=-&repo=busybox&tag=latest")
 status=${out##*$'\n'}
 body=${out%$'\n'*}
+body=${body%$'\n'}
 if [ "$status" != 200 ] || grep -q '"error"' <<<"$body"; then
   echo "make-busybox-image: import failed (HTTP $status): $body" >&2
   exit 1

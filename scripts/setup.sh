@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 declare -A need=(
   [runc]=runc [conmon]=conmon [busybox]=busybox-static [iptables]=iptables [ip]=iproute2
   [gcc]=gcc [make]=make [skopeo]=skopeo [docker-registry]=docker-registry [script]=bsdutils
-  [tini-static]=tini [tmux]=tmux [openssl]=openssl [curl]=curl [nsenter]=util-linux [ps]=procps [htpasswd]=apache2-utils
+  [tini-static]=tini [tmux]=tmux [openssl]=openssl [curl]=curl [nft]=nftables [nsenter]=util-linux [ps]=procps [htpasswd]=apache2-utils
 )
 missing=()
 for cmd in "${!need[@]}"; do

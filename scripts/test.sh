@@ -41,34 +41,44 @@ cleanup() {
 }
 trap cleanup EXIT
 
-node - "$out" "${sel[@]}" <<'JS'
-const { buildSync } = require('esbuild');
-const [outdir, ...entries] = process.argv.slice(2);
-const common = { bundle: true, platform: 'node', target: 'node20', format: 'cjs', logLevel: 'warning', legalComments: 'none' };
-if (entries.length > 0) buildSync({ ...common, entryPoints: entries, outdir, outbase: 'test', sourcemap: 'inline' });
-buildSync({ ...common, entryPoints: ['test/harness/sweep-cli.ts'], outfile: 'dist-test/sweep.js' });
-JS
-
+# node's runner sorts the files it is given, so the bundle dirs are named to
+# sort unit tests (1-unit/) before integration tests (2-integration/).
 unit=() integ=() other=()
 for f in "${sel[@]}"; do
-  js="$out/${f#test/}"; js="${js%.ts}.js"
   case "$f" in
-    test/unit/*) unit+=("$js") ;;
-    test/integration/*) integ+=("$js") ;;
-    *) other+=("$js") ;;
+    test/unit/*) unit+=("$f") ;;
+    test/integration/*) integ+=("$f") ;;
+    *) other+=("$f") ;;
   esac
 done
+node - "$out" "${#unit[@]}" "${#integ[@]}" "${unit[@]}" "${integ[@]}" "${other[@]}" <<'JS'
+const { buildSync } = require('esbuild');
+const [outdir, nu, ni, ...files] = process.argv.slice(2);
+const unit = files.slice(0, +nu), integ = files.slice(+nu, +nu + +ni), other = files.slice(+nu + +ni);
+const common = { bundle: true, platform: 'node', target: 'node20', format: 'cjs', logLevel: 'warning', legalComments: 'none' };
+const build = (entryPoints, sub, outbase) =>
+  entryPoints.length > 0 && buildSync({ ...common, entryPoints, outdir: `${outdir}/${sub}`, outbase, sourcemap: 'inline' });
+build(unit, '1-unit', 'test/unit');
+build(integ, '2-integration', 'test/integration');
+build(other, '3-other', 'test');
+buildSync({ ...common, entryPoints: ['test/harness/sweep-cli.ts'], outfile: 'dist-test/sweep.js' });
+JS
+js_of() { local rel=${1#"$2"/}; echo "$out/$3/${rel%.ts}.js"; }
+unit_js=() integ_js=() other_js=()
+for f in "${unit[@]}"; do unit_js+=("$(js_of "$f" test/unit 1-unit)"); done
+for f in "${integ[@]}"; do integ_js+=("$(js_of "$f" test/integration 2-integration)"); done
+for f in "${other[@]}"; do other_js+=("$(js_of "$f" test 3-other)"); done
 
-files=("${unit[@]}" "${other[@]}")
-if [ ${#integ[@]} -gt 0 ]; then
+files=("${unit_js[@]}" "${other_js[@]}")
+if [ ${#integ_js[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     # The busybox rootfs tar, built once for the whole run.
     cache=$(mktemp -d /tmp/berth-test-run.XXXXXX)
     bash scripts/make-busybox-rootfs.sh "$cache/busybox.tar"
     export BERTH_BUSYBOX_TAR=$cache/busybox.tar
-    files+=("${integ[@]}")
+    files+=("${integ_js[@]}")
   else
-    echo "test.sh: not root: skipping ${#integ[@]} integration test file(s) (they need mounts, namespaces and runc)"
+    echo "test.sh: not root: skipping ${#integ_js[@]} integration test file(s) (they need mounts, namespaces and runc)"
   fi
 fi
 
@@ -79,6 +89,11 @@ if [ ${#files[@]} -eq 0 ]; then
 fi
 
 echo "test.sh: running ${#files[@]} test file(s)"
-# --test-concurrency=1: one file at a time, in the order given (unit, then integration).
+# --test-concurrency=1: one file at a time (unit first, see the bundle dir names).
 # --test-timeout: no single test may hang CI (10 min).
-node --test --test-concurrency=1 --test-timeout=600000 --test-reporter=tap "${files[@]}"
+# In the background so that an INT/TERM to this script reaches the runner before cleanup.
+node --test --test-concurrency=1 --test-timeout=600000 --test-reporter=tap "${files[@]}" &
+runner=$!
+trap 'kill -INT "$runner" 2>/dev/null; wait "$runner"; exit 130' INT
+trap 'kill -TERM "$runner" 2>/dev/null; wait "$runner"; exit 143' TERM
+wait "$runner"

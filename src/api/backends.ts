@@ -8,7 +8,8 @@ export type Hijack = () => { socket: Duplex; head: Buffer };
 export interface SystemBackend {
   info(): Promise<unknown> | unknown;
   version(): unknown;
-  events(o: { since?: number; until?: number; filters: Filters }, onEvent: (e: unknown) => void): { history: unknown[]; unsubscribe: () => void };
+  /** events as JSON text (timeNano needs more precision than a JS number) */
+  events(o: { since?: number; until?: number; filters: Filters }, onEvent: (json: string) => void): { history: string[]; unsubscribe: () => void };
   df(): Promise<unknown> | unknown;
 }
 
@@ -49,8 +50,84 @@ export interface ImageBackend {
   prune?(filters: Filters): Promise<unknown>;
 }
 
+export interface NetworkBackend {
+  create(body: Record<string, unknown>): Promise<{ Id: string; Warning: string }>;
+  list(filters: Filters): unknown[];
+  inspectNetwork(ref: string): unknown;
+  remove(ref: string): Promise<void>;
+  prune(filters: Filters): Promise<unknown>;
+  connect(ref: string, body: Record<string, unknown>): Promise<void>;
+  disconnect(ref: string, body: Record<string, unknown>): Promise<void>;
+}
+
+/** Registries (pull, push, login) and archives (save, load); `write` sends one JSON progress message. */
+export interface DistributionBackend {
+  pull(o: { fromImage: string; tag?: string; platform?: string; authHeader: string }, write: (m: unknown) => void, signal: AbortSignal): Promise<void>;
+  push(o: { name: string; tag?: string; authHeader: string }, write: (m: unknown) => void, signal: AbortSignal): Promise<void>;
+  login(body: unknown): Promise<{ IdentityToken: string; Status: string }>;
+  /** Resolves the names (throwing before any output) and returns the archive stream. */
+  save(names: string[]): Promise<NodeJS.ReadableStream>;
+  load(body: NodeJS.ReadableStream, o: { quiet: boolean }, write: (m: unknown) => void): Promise<void>;
+}
+
+export interface VolumeBackend {
+  create(o: { name: string; driver: string; options: Record<string, string> | null; labels: Record<string, string> | null }): unknown;
+  list(filters: Filters): unknown[];
+  inspect(name: string): unknown;
+  remove(name: string, force: boolean): void;
+  prune(filters: Filters, apiVersion: string): Promise<unknown>;
+}
+
+/** docker cp's archive endpoints, diff, export and commit. */
+export interface FilesystemBackend {
+  statPath(ref: string, path: string): Promise<unknown>;
+  /** begin(stat) is called once the path exists; it returns where the tar goes. Resolves when it has been written. */
+  getArchive(ref: string, path: string, begin: (stat: unknown) => Writable): Promise<void>;
+  putArchive(ref: string, path: string, body: NodeJS.ReadableStream, o: { noOverwriteDirNonDir: boolean; copyUIDGID: boolean }): Promise<void>;
+  changes(ref: string): unknown[];
+  export(ref: string, out: () => Writable): Promise<void>;
+  commit(ref: string, o: { repo?: string; tag?: string; comment?: string; author?: string; changes?: string[]; pause?: boolean; config?: unknown }): Promise<{ Id: string }>;
+}
+
+export interface BuildRequest {
+  dockerfile: string;
+  tags: string[];
+  target?: string;
+  buildArgs: Map<string, string | null>;
+  labels: Record<string, string>;
+  noCache: boolean;
+  pull: boolean;
+  rm: boolean;
+  forceRm: boolean;
+  quiet: boolean;
+  networkMode: string;
+  platform?: string;
+  cacheFrom: string[];
+  extraHosts: string[];
+  hostConfig: Record<string, unknown>;
+  registryAuth?: Record<string, unknown>;
+  remote?: string;
+}
+
+/** POST /build's output: `stream` text, `aux` results, pull `progress` messages passed through. */
+export interface BuildWriter {
+  stream(text: string): void;
+  aux(v: unknown): void;
+  progress(m: unknown): void;
+}
+
+export interface BuildBackend {
+  build(body: NodeJS.ReadableStream, o: BuildRequest, out: BuildWriter, signal: AbortSignal): Promise<{ id: string }>;
+  prune(o: { all: boolean; filters: Filters; keepStorage?: number }): Promise<unknown>;
+}
+
 export interface Backends {
   system: SystemBackend;
   containers: ContainerBackend;
   images: ImageBackend;
+  distribution: DistributionBackend;
+  networks: NetworkBackend;
+  volumes: VolumeBackend;
+  filesystem: FilesystemBackend;
+  build?: BuildBackend;
 }

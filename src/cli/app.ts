@@ -170,7 +170,7 @@ export async function main(argv: string[], opts: MainOptions = {}): Promise<numb
     return 0;
   }
   let args = parsed.args;
-  if (args.length === 0 || (g.help && args.length === 0)) {
+  if (args.length === 0 || g.help) {
     stdout.write(rootHelp());
     return 0;
   }

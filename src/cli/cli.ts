@@ -142,13 +142,3 @@ export function parseFilterFlags(values: string[]): Record<string, string[]> {
   }
   return out;
 }
-
-/** Runs fn over items in parallel and returns results in the original order. */
-export async function parallel<T, R>(items: T[], fn: (item: T) => Promise<R>): Promise<PromiseSettledResult<R>[]> {
-  return Promise.allSettled(items.map((i) => fn(i)));
-}
-
-/** Prints "Error response from daemon: ..." style messages joined like errors.Join. */
-export function joinErrors(errs: unknown[]): string {
-  return errs.map((e) => (e instanceof Error ? e.message : String(e))).join('\n');
-}

@@ -18,11 +18,6 @@ const DIGEST = /^[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]
 
 export const DEFAULT_DOMAIN = 'docker.io';
 
-/** A bare 64-hex string is an image ID, not a name. */
-export function isFullId(s: string): boolean {
-  return /^(sha256:)?[a-f0-9]{64}$/.test(s);
-}
-
 export function parseNormalizedNamed(s: string): Reference {
   if (s === '') throw new ReferenceError('invalid reference format');
   if (/^[a-f0-9]{64}$/.test(s)) {

@@ -60,7 +60,10 @@ function isSpace(c: string | undefined): boolean {
 }
 
 function isAlnum(c: string | undefined): boolean {
-  return c !== undefined && /[\p{L}\p{Nd}_]/u.test(c);
+  if (c === undefined) return false;
+  const x = c.charCodeAt(0);
+  if (x < 128) return (x >= 48 && x <= 57) || (x >= 65 && x <= 90) || (x >= 97 && x <= 122) || x === 95;
+  return /[\p{L}\p{Nd}_]/u.test(c);
 }
 
 class Lexer {
@@ -668,6 +671,7 @@ class Parser {
       default:
         this.unexpected(t, ctx);
     }
+    if (this.peek().type === 'dot' && !this.peek().space) this.err('unexpected <.> in operand', this.peek().pos);
     if (this.peek().type === 'field' && !this.peek().space) {
       const names: string[] = [];
       const pos = this.peek().pos;
@@ -793,6 +797,7 @@ function cmpStr(a: string, b: string): number {
 export function goJSON(v: unknown, escapeHTML = false): string {
   if (v instanceof Missing || v === undefined) return 'null';
   if (isStruct(v) && typeof (v as { toJSON?: unknown }).toJSON === 'function') escapeHTML = true;
+  if (isMap(v) && MAP_FIELDS.has(FIELD_NAMES.get(v) ?? '')) v = sortKeys(v);
   const s = JSON.stringify(v, function (this: unknown, k: string, val: unknown) {
     if (val instanceof Missing) return null;
     if (typeof val === 'bigint') return Number(val);
@@ -803,6 +808,35 @@ export function goJSON(v: unknown, escapeHTML = false): string {
   if (s === undefined) return 'null';
   return goEscape(s, escapeHTML);
 }
+
+/** Docker API fields whose Go type is a slice: a JSON null there is a nil slice, printed "[]". */
+const SLICE_FIELDS = new Set([
+  'Entrypoint', 'Cmd', 'Env', 'Args', 'Binds', 'Links', 'Mounts', 'Dns', 'DnsOptions', 'DnsSearch', 'ExtraHosts', 'CapAdd', 'CapDrop',
+  'SecurityOpt', 'VolumesFrom', 'Devices', 'Ulimits', 'ExecIDs', 'RepoTags', 'RepoDigests', 'Layers', 'OnBuild', 'Shell', 'Aliases',
+  'GroupAdd', 'DeviceCgroupRules', 'DeviceRequests', 'MaskedPaths', 'ReadonlyPaths', 'Warnings', 'Names', 'Ports', 'Processes', 'Titles',
+]);
+
+/**
+ * The typed docker CLI prints a nil slice as "[]" and a nil map as "map[]"
+ * (still "null" in JSON); a JSON null under a known slice/map field gets the
+ * same treatment. Anything else stays a nil interface ("<nil>").
+ */
+function typedNil(field: string): unknown {
+  if (SLICE_FIELDS.has(field) && field !== 'Ports') {
+    const a: unknown[] = [];
+    Object.defineProperty(a, 'toJSON', { value: () => null, enumerable: false });
+    return a;
+  }
+  if (MAP_FIELDS.has(field)) {
+    const m: Record<string, unknown> = {};
+    Object.defineProperty(m, 'toJSON', { value: () => null, enumerable: false });
+    return m;
+  }
+  return null;
+}
+
+/** The field name through which a template reached an object (to know that `.Config.Labels` is a Go map). */
+const FIELD_NAMES = new WeakMap<object, string>();
 
 /** Docker API fields whose Go type is a map (JSON keys sorted when marshalled). */
 const MAP_FIELDS = new Set([
@@ -1560,7 +1594,12 @@ class Executor {
       if (!Array.isArray(receiver)) {
         if (hasArgs) this.fail(node.pos, at, `${name} is not a method but has arguments`);
         const o = receiver as Record<string, unknown>;
-        if (Object.prototype.hasOwnProperty.call(o, name)) return o[name];
+        if (Object.prototype.hasOwnProperty.call(o, name)) {
+          const v = o[name];
+          if (typeof v === 'object' && v !== null) FIELD_NAMES.set(v, name);
+          else if (v === null) return typedNil(name);
+          return v;
+        }
         if (this.missingKeyError) this.fail(node.pos, at, `map has no entry for key "${name}"`);
         return new Missing(name);
       }

@@ -243,7 +243,9 @@ export class Transport {
           payload.on('data', (c: Buffer | string) => {
             const b = typeof c === 'string' ? Buffer.from(c) : c;
             if (b.length === 0) return;
-            if (!socket.write(`${b.length.toString(16)}\r\n`) || !socket.write(b) || !socket.write('\r\n')) {
+            socket.write(`${b.length.toString(16)}\r\n`);
+            socket.write(b);
+            if (!socket.write('\r\n')) {
               payload.pause();
               socket.once('drain', () => payload.resume());
             }

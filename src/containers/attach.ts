@@ -119,6 +119,8 @@ export function attachClient(client: Duplex, o: AttachOptions, initial?: Buffer)
   } else {
     client.on('data', () => undefined); // drain and ignore
   }
+  // The request body may have been read off this socket (exec start), which leaves it paused.
+  client.resume();
   return {
     ready,
     close: () => {

@@ -7,6 +7,16 @@ import type { ContainerRecord } from './types';
 
 export interface EtcPaths { hosts: string; resolvConf: string; hostname: string }
 
+/** What a provider may ask of the container service (network connect/disconnect). */
+export interface ContainerHost {
+  get(ref: string): ContainerRecord;
+  all(): ContainerRecord[];
+  /** persists rec (after a change of rec.Network) */
+  save(rec: ContainerRecord): void;
+  /** runs fn under the container's state lock */
+  locked<T>(id: string, fn: () => Promise<T>): Promise<T>;
+}
+
 export interface NetworkProvider {
   /**
    * At create: validate the create body's NetworkingConfig (bad --ip →
@@ -36,6 +46,8 @@ export interface NetworkProvider {
   networkNames(rec: ContainerRecord): string[];
   /** At daemon start, for containers found running: re-create NAT rules / DNS records. */
   restore(rec: ContainerRecord): Promise<void>;
+  /** Called once by the container service's constructor. */
+  bind?(host: ContainerHost): void;
 }
 
 function endpoint(): Record<string, unknown> {

@@ -210,6 +210,7 @@ export class ContainerService {
   constructor(o: ContainerServiceOptions) {
     this.o = o;
     this.net = o.networks ?? new LoopbackOnlyNetworks();
+    this.net.bind?.({ get: (r) => this.get(r), all: () => this.all(), save: (r) => this.save(r), locked: (id, fn) => this.locked(id, fn) });
     this.mnt = o.mounts ?? new BindOnlyMounts();
     this.runc = new Runc(o.runcPath, path.join(o.execRoot, 'runc'));
     this.exitDir = path.join(o.execRoot, 'exits');
@@ -480,6 +481,7 @@ export class ContainerService {
     const stopSignal = str(body['StopSignal'], 'Config.StopSignal') || ic.StopSignal;
     if (stopSignal) { parseSignal(stopSignal); config.StopSignal = stopSignal; }
     if (typeof body['StopTimeout'] === 'number') config.StopTimeout = body['StopTimeout'];
+    if (str(body['MacAddress'], 'Config.MacAddress')) config.MacAddress = str(body['MacAddress'], 'Config.MacAddress'); // checked by the network provider
     const hc0 = mergeHealth(body['Healthcheck'] as HealthConfig | undefined, ic.Healthcheck as HealthConfig | undefined);
     if (hc0) config.Healthcheck = hc0;
     if (!Object.keys(config.ExposedPorts ?? {}).length) delete config.ExposedPorts;
@@ -639,13 +641,12 @@ export class ContainerService {
       await this.runc.delete(id, true);
       if (networked) await this.net.detach(rec);
       if (mounted) this.unmountQuiet(rootfs);
+      // Docker removes an AutoRemove container whose start failed, whatever the reason.
+      if (rec.HostConfig.AutoRemove) void this.locked(id, () => this.removeNow(rec, true)).catch(() => undefined);
       if (e instanceof EngineError && e.kind !== 'internal') throw e;
       const err = startErrorFor(msg);
       rec.State = { ...rec.State, Status: rec.State.StartedAt === ZERO_TIME ? 'created' : 'exited', ExitCode: exitCodeForStartError(msg), Error: err.message };
-      this.save(rec);
-      if (rec.HostConfig.AutoRemove) {
-        void this.locked(id, () => this.removeNow(rec, true)).catch(() => undefined);
-      }
+      if (this.records.has(id)) this.save(rec);
       throw err;
     }
   }

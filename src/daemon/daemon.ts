@@ -6,12 +6,17 @@ import * as https from 'node:https';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { buildRouter, createHttpHandler, API_VERSION, MIN_API_VERSION, type Backends } from '../api';
+import { Builder } from '../build';
 import type { Filters } from '../common/filters';
 import { log } from '../common/log';
 import { native, LOCK_EX, LOCK_NB, buildDir } from '../common/native';
 import { ContainerService } from '../containers';
-import { EventBus, matchEvent } from '../events';
+import { ContainerFilesystem } from '../containers/filesystem';
+import { createDistributionBackend } from '../distribution/backend';
+import { EventBus, eventJson, matchEvent } from '../events';
 import { createImageService, type ImageService } from '../images';
+import { createNetworkService, type NetworkService } from '../network';
+import { VolumeMounts, VolumeService } from '../volumes';
 import type { DaemonConfig } from './config';
 
 export const BERTH_VERSION = '0.1.0';
@@ -34,6 +39,9 @@ export class Daemon {
   readonly events = new EventBus();
   images!: ImageService;
   containers!: ContainerService;
+  volumes!: VolumeService;
+  filesystem!: ContainerFilesystem;
+  networks!: NetworkService;
   private servers: Array<http.Server | https.Server> = [];
   private lockFd = -1;
   private readonly id: string;
@@ -50,6 +58,11 @@ export class Daemon {
     fs.mkdirSync(path.dirname(cfg.pidfile), { recursive: true });
     fs.writeFileSync(cfg.pidfile, String(process.pid));
     this.images = await createImageService({ root: cfg.dataRoot, events: this.events.publish });
+    this.networks = createNetworkService({ root: path.join(cfg.dataRoot, 'network'), events: this.events.publish, configFile: cfg.configFile ?? '/etc/berth/daemon.json' });
+    await this.networks.init();
+    this.volumes = new VolumeService(path.join(cfg.dataRoot, 'volumes'), this.events.publish);
+    this.volumes.init();
+    const mounts = new VolumeMounts(this.volumes);
     this.containers = new ContainerService({
       dataRoot: cfg.dataRoot,
       execRoot: cfg.execRoot,
@@ -58,8 +71,15 @@ export class Daemon {
       attachHelper: path.join(buildDir(), 'berth-attach'),
       images: this.images,
       events: this.events.publish,
+      networks: this.networks,
+      mounts,
     });
+    mounts.setContainers(this.containers);
     await this.containers.init();
+    this.volumes.restore(this.containers.all().map((r) => ({ id: r.Id, volumes: VolumeMounts.volumesOf(r) })));
+    this.filesystem = new ContainerFilesystem(this.containers, this.images, this.volumes);
+    this.events.subscribe((e) => this.filesystem.onEvent(e));
+    await this.networks.afterRestore();
     const router = buildRouter(this.backends());
     const { onRequest, onUpgrade } = createHttpHandler(router);
     for (const host of cfg.hosts) await this.listen(host, onRequest, onUpgrade);
@@ -137,6 +157,7 @@ export class Daemon {
       (s as http.Server).closeAllConnections?.();
     }
     this.containers?.close();
+    this.networks?.close();
     fs.rmSync(this.cfg.pidfile, { force: true });
     for (const h of this.cfg.hosts) if (h.startsWith('unix://')) fs.rmSync(h.slice(7), { force: true });
   }
@@ -145,24 +166,22 @@ export class Daemon {
   private backends(): Backends {
     const c = this.containers;
     const images = this.images;
+    const fsys = this.filesystem;
+    const vols = this.volumes;
+    const dist = createDistributionBackend({ images, dataRoot: this.cfg.dataRoot, ...(this.cfg.configFile ? { configFile: this.cfg.configFile } : {}) });
+    const builder = new Builder({ dataRoot: this.cfg.dataRoot, images, containers: c, usingImage: (id) => c.usingImage(id), pull: (o, w, sig) => dist.pull(o, w, sig) });
     return {
       system: {
         version: () => this.version(),
         info: () => this.info(),
-        df: () => ({
-          LayersSize: images.layersSize(),
-          Images: images.list({ all: false, filters: new Map(), containersUsing: (id: string) => c.usingImage(id).length }),
-          Containers: c.list({ all: true, limit: -1, size: true, filters: new Map() }),
-          Volumes: [],
-          BuildCache: [],
-          BuilderSize: 0,
-        }),
+        df: () => ({ ...fsys.diskUsage(), ...builder.df() }),
         events: (o, onEvent) => {
-          const sinceNano = o.since !== undefined ? o.since * 1e6 : Number.POSITIVE_INFINITY;
-          const untilNano = o.until !== undefined ? o.until * 1e6 : Number.POSITIVE_INFINITY;
-          const history = o.since !== undefined ? this.events.history(sinceNano, untilNano).filter((e) => matchEvent(o.filters, e)) : [];
+          const MAX = 1n << 62n;
+          const sinceNano = o.since !== undefined ? BigInt(Math.floor(o.since * 1e6)) : MAX;
+          const untilNano = o.until !== undefined ? BigInt(Math.floor(o.until * 1e6)) : MAX;
+          const history = o.since !== undefined ? this.events.history(sinceNano, untilNano).filter((e) => matchEvent(o.filters, e)).map(eventJson) : [];
           const unsubscribe = this.events.subscribe((e) => {
-            if (e.timeNano <= untilNano && matchEvent(o.filters, e)) onEvent(e);
+            if (e.timeNano <= untilNano && matchEvent(o.filters, e)) onEvent(eventJson(e));
           });
           return { history, unsubscribe };
         },
@@ -185,14 +204,32 @@ export class Daemon {
         resize: (ref, h, w) => c.resize(ref, h, w),
         top: (ref, a) => c.top(ref, a),
         stats: (ref, o, w, e) => c.statsStream(ref, o, w, e),
-        list: (o) => c.list(o),
-        inspect: (ref, size) => c.inspect(ref, size),
-        prune: (f) => c.prune(f),
+        list: (o) => (o.size ? fsys.withSizes(c.list(o)) : c.list(o)),
+        inspect: (ref, size) => (size ? fsys.withSizes([c.inspect(ref, size)])[0] : c.inspect(ref, size)),
+        prune: (f) => fsys.pruneContainers(f),
         execCreate: (ref, body) => c.execCreate(ref, body),
         execStart: (id, o, hijack) => c.execStart(id, o, hijack),
         execInspect: (id) => c.execInspect(id),
         execResize: (id, h, w) => c.execResize(id, h, w),
       },
+      networks: this.networks,
+      volumes: {
+        create: (o) => vols.view(vols.create(o.name || undefined, { driver: o.driver, options: o.options, labels: o.labels })),
+        list: (f) => vols.list(f),
+        inspect: (name) => vols.view(vols.get(name)),
+        remove: (name, force) => vols.remove(name, force),
+        prune: (f, v) => fsys.pruneVolumes(f, v),
+      },
+      filesystem: {
+        statPath: (ref, p) => fsys.statPath(ref, p),
+        getArchive: (ref, p, begin) => fsys.getArchive(ref, p, begin),
+        putArchive: (ref, p, body, o) => fsys.putArchive(ref, p, body, o),
+        changes: (ref) => fsys.changes(ref),
+        export: (ref, out) => fsys.export(ref, out),
+        commit: (ref, o) => fsys.commit(ref, o),
+      },
+      distribution: dist,
+      build: { build: (body, o, out, sig) => builder.build(body, o, out, sig, o.remote), prune: (o) => builder.prune(o) },
       images: {
         importTar: (body, o) => images.importTar(body, o),
         list: (o) => images.list({ all: o.all, filters: o.filters, containersUsing: (id: string) => c.usingImage(id).length }),

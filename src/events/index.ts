@@ -5,7 +5,8 @@ import type { Filters } from '../common/filters';
 
 export interface StoredEvent extends EngineEvent {
   time: number;
-  timeNano: number;
+  /** nanoseconds since the epoch; a bigint so the last digits survive (JSON via eventJson) */
+  timeNano: bigint;
   scope: 'local';
   status?: string;
   id?: string;
@@ -25,7 +26,7 @@ export class EventBus {
     let nano = BigInt(Date.now()) * 1000000n + process.hrtime.bigint() % 1000000n;
     if (nano <= this.lastNano) nano = this.lastNano + 1n;
     this.lastNano = nano;
-    const stored: StoredEvent = { ...ev, scope: 'local', time: Number(nano / 1000000000n), timeNano: Number(nano) };
+    const stored: StoredEvent = { ...ev, scope: 'local', time: Number(nano / 1000000000n), timeNano: nano };
     if (ev.Type === 'container') {
       // Legacy fields that compose v1 and older clients still read.
       stored.status = ev.Action;
@@ -37,7 +38,7 @@ export class EventBus {
     for (const l of this.listeners) l(stored);
   };
 
-  history(sinceNano: number, untilNano: number): StoredEvent[] {
+  history(sinceNano: bigint, untilNano: bigint): StoredEvent[] {
     return this.ring.filter((e) => e.timeNano >= sinceNano && e.timeNano <= untilNano);
   }
 
@@ -77,4 +78,9 @@ export function matchEvent(f: Filters, e: StoredEvent): boolean {
     if (i < 0 ? !(want in attrs) : attrs[want.slice(0, i)] !== want.slice(i + 1)) return false;
   }
   return true;
+}
+
+/** JSON of an event with timeNano written as an exact integer. */
+export function eventJson(e: StoredEvent): string {
+  return JSON.stringify({ ...e, timeNano: '@@' + e.timeNano.toString() }).replace(/"@@(\d+)"/, '$1');
 }

@@ -11,7 +11,7 @@
 // images, then garbage-collects unreferenced layers and blobs.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import { createTar, decompress, type ByteSource } from '../common/archive';
 import { readJson, writeJsonAtomic, cleanTempFiles } from '../common/atomic-fs';
 import { conflict, invalid, isEngineError, notFound, type EngineError } from '../common/errors';
@@ -77,6 +77,8 @@ export interface CreateImageOptions {
   configBytes?: Uint8Array;
   /** Chain ID of existing layers the image starts from (e.g. the base image's top layer). */
   base?: string | null;
+  /** Stored blobs of base layers by chain ID (e.g. the registry's compressed layers after a pull); preferred over other images' blobs. */
+  baseBlobs?: ReadonlyMap<string, { digest: string; size: number; mediaType: string }>;
   /** New layers on top of base: tar streams (plain or compressed). storeBlob (default true) keeps the tar in the content store. */
   layers?: Array<{ tar: ByteSource; mediaType?: string; storeBlob?: boolean }>;
   /** Parent image ID (commit/build), shown as Parent and protecting it from deletion. */
@@ -116,6 +118,8 @@ export interface ImageService {
   history(ref: string): unknown[];
   /** POST /images/{name}/tag */
   tag(ref: string, repo: string, tag?: string): void;
+  /** Records a digest reference (`repo@sha256:…`, shown in RepoDigests) for an image, as a pull or push does. */
+  addDigestRef(id: string, ref: string): void;
   /** DELETE /images/{name} */
   remove(ref: string, opts: RemoveOptions): DeleteItem[];
   /** POST /images/prune */
@@ -376,7 +380,7 @@ class Images implements ImageService {
       if (top !== null) {
         hold(top);
         for (const c of this.snapshots.layerChain(top)) {
-          const blob = this.blobOf(c);
+          const blob = opts.baseBlobs?.get(c) ?? this.blobOf(c);
           layers.push({ chainId: c, diffId: this.snapshots.layerInfo(c).diffId, ...(blob ? { blob } : {}) });
         }
       }
@@ -486,6 +490,14 @@ class Images implements ImageService {
     }
     this.saveRefs();
     this.logEvent(id, 'tag', familiarString(ref));
+  }
+
+  addDigestRef(id: string, ref: string): void {
+    if (!this.images.has(id)) throw notFound(`No such image: ${id}`);
+    const r = parseNormalizedNamed(ref);
+    if (r.digest === undefined) throw invalid(`not a digest reference: ${ref}`);
+    this.refs.set(refString({ domain: r.domain, path: r.path, digest: r.digest }), id);
+    this.saveRefs();
   }
 
   tag(ref: string, repo: string, tag?: string): void {
@@ -817,7 +829,11 @@ class Images implements ImageService {
 
   layerTar(chainId: string): Readable {
     const blob = this.blobOf(chainId);
-    if (blob) return this.content.createReadStream(blob.digest);
+    if (blob) {
+      const src = this.content.createReadStream(blob.digest);
+      if (!/gzip|zstd/.test(blob.mediaType)) return src;
+      return Readable.from((async function* () { yield* await decompress(src); })()); // a registry's compressed layer
+    }
     return createTar(this.snapshots.layerPath(chainId), { whiteouts: true });
   }
 

@@ -40,9 +40,11 @@ export interface Snapshotter {
   /**
    * Applies a layer tar stream (uncompressed or gzip) on top of parent into the
    * committed snapshot chainId (no-op if it exists; the stream is then left unread).
-   * The tar's digest is checked against chainId.
+   * The tar's digest is checked against chainId. With parentReady the parent may
+   * still be on its way: the tar is extracted at once (layers are independent
+   * diffs) and committed only once parentReady has resolved and the parent exists.
    */
-  applyLayer(chainId: string, parent: string | null, tar: ByteSource): Promise<void>;
+  applyLayer(chainId: string, parent: string | null, tar: ByteSource, opts?: { parentReady?: Promise<unknown> }): Promise<void>;
   /** Like applyLayer when the diffID is only known once the stream has been read (import, commit). */
   importLayer(parent: string | null, tar: ByteSource): Promise<LayerInfo>;
   /** Protects a layer and its ancestors from removal until the returned release is called (a lease for work in progress). */
@@ -195,8 +197,8 @@ class OverlaySnapshotter implements Snapshotter {
   }
 
   /** Extracts into a fresh temp dir; returns it with the computed diff info. */
-  private async extract(parent: string | null, tar: ByteSource): Promise<{ tmp: string; diffId: string; size: number }> {
-    if (parent !== null && !this.hasLayer(parent)) throw notFound(`parent layer ${parent} does not exist`);
+  private async extract(parent: string | null, tar: ByteSource, parentPending = false): Promise<{ tmp: string; diffId: string; size: number }> {
+    if (parent !== null && !parentPending && !this.hasLayer(parent)) throw notFound(`parent layer ${parent} does not exist`);
     const tmp = path.join(this.root, `tmp-${randomBytes(8).toString('hex')}`);
     fs.mkdirSync(path.join(tmp, 'fs'), { recursive: true, mode: 0o755 });
     fs.chmodSync(path.join(tmp, 'fs'), 0o755);
@@ -239,16 +241,20 @@ class OverlaySnapshotter implements Snapshotter {
     }
   }
 
-  async applyLayer(chainId: string, parent: string | null, tar: ByteSource): Promise<void> {
+  async applyLayer(chainId: string, parent: string | null, tar: ByteSource, opts: { parentReady?: Promise<unknown> } = {}): Promise<void> {
     checkChain(chainId);
     if (parent !== null) checkChain(parent);
     if (this.hasLayer(chainId)) return;
     const unpin = this.hold(parent);
     try {
-      const { tmp, diffId, size } = await this.extract(parent, tar);
-      if (chainIdOf(parent, diffId) !== chainId) {
+      const { tmp, diffId, size } = await this.extract(parent, tar, opts.parentReady !== undefined);
+      try {
+        if (chainIdOf(parent, diffId) !== chainId) throw invalid(`layer content does not match chain ID ${chainId} (diff ID ${diffId})`);
+        if (opts.parentReady) await opts.parentReady;
+        if (parent !== null && !this.hasLayer(parent)) throw notFound(`parent layer ${parent} does not exist`);
+      } catch (e) {
         await fs.promises.rm(tmp, { recursive: true, force: true });
-        throw invalid(`layer content does not match chain ID ${chainId} (diff ID ${diffId})`);
+        throw e;
       }
       await this.commit(tmp, { chainId, parent, diffId, size });
     } finally {

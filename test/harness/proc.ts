@@ -59,12 +59,14 @@ export function run(cmd: string, args: readonly string[], opts: RunOptions = {})
 }
 
 /** Synchronous variant for cleanup paths (process 'exit' handlers cannot await). */
-export function runSync(cmd: string, args: readonly string[], opts: { timeoutMs?: number; input?: string } = {}): RunResult {
+export function runSync(cmd: string, args: readonly string[], opts: { timeoutMs?: number; input?: string; env?: NodeJS.ProcessEnv; cwd?: string } = {}): RunResult {
   const started = Date.now();
   const r = spawnSync(cmd, [...args], {
     encoding: 'utf8',
     timeout: opts.timeoutMs ?? 30_000,
     input: opts.input,
+    env: opts.env ?? process.env,
+    cwd: opts.cwd,
     stdio: [opts.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
   });
   return {
@@ -91,8 +93,13 @@ export interface Background {
 }
 
 /** Starts a long-running process (e.g. `docker logs -f`) whose output is collected as it arrives. */
-export function startBackground(cmd: string, args: readonly string[], opts: { env?: NodeJS.ProcessEnv } = {}): Background {
-  const child = spawn(cmd, [...args], { env: opts.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
+export function startBackground(
+  cmd: string,
+  args: readonly string[],
+  opts: { env?: NodeJS.ProcessEnv; /** 'pipe': stdin stays open (and silent) until the process is stopped. */ stdin?: 'ignore' | 'pipe' } = {},
+): Background {
+  const child = spawn(cmd, [...args], { env: opts.env ?? process.env, stdio: [opts.stdin ?? 'ignore', 'pipe', 'pipe'] });
+  child.stdin?.on('error', () => undefined);
   const out: Buffer[] = [];
   const err: Buffer[] = [];
   child.stdout?.on('data', (b: Buffer) => out.push(b));

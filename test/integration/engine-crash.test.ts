@@ -46,8 +46,8 @@ function cmdline(pid: number): string {
   }
 }
 
-/** Every path under dir whose name contains one of the ids. */
-function pathsMentioning(dir: string, ids: string[]): string[] {
+/** Every path under dir (down to maxDepth) whose name contains one of the ids. */
+function pathsMentioning(dir: string, ids: string[], maxDepth = 8): string[] {
   const hits: string[] = [];
   const walk = (p: string, depth: number): void => {
     let entries: fs.Dirent[];
@@ -59,7 +59,7 @@ function pathsMentioning(dir: string, ids: string[]): string[] {
     for (const e of entries) {
       const full = path.join(p, e.name);
       if (ids.some((id) => e.name.includes(id))) hits.push(full);
-      if (e.isDirectory() && depth < 8) walk(full, depth + 1);
+      if (e.isDirectory() && depth < maxDepth) walk(full, depth + 1);
     }
   };
   walk(dir, 0);
@@ -79,11 +79,38 @@ describe('crash safety under random SIGKILLs', { skip: skipUnlessRoot() }, () =>
     const restartMs: number[] = [];
     let done = false;
 
+    /** A light check after each restart (ops keep running meanwhile, so a mismatch is re-checked once). */
+    const consistencyProblems = async (): Promise<string[]> => {
+      const out: string[] = [];
+      const list = await d.api<Summary[]>('GET', '/containers/json?all=1').catch((e: Error) => ({ status: 0, text: e.message, json: [] as Summary[] }));
+      if (list.status !== 200) return [`GET /containers/json?all=1 → ${list.status} ${list.text}`];
+      for (const c of list.json) {
+        const ins = await d.api<Inspect>('GET', `/containers/${c.Id}/json`);
+        if (ins.status === 404) continue; // removed meanwhile by the loop
+        if (ins.status !== 200) out.push(`inspect ${c.Names[0]} → ${ins.status}`);
+        else if (ins.json.State.Running && !pidAlive(ins.json.State.Pid)) {
+          await sleep(200);
+          const again = await d.api<Inspect>('GET', `/containers/${c.Id}/json`);
+          if (again.status === 200 && again.json.State.Running && !pidAlive(again.json.State.Pid)) out.push(`${c.Names[0]} "running" with dead pid ${again.json.State.Pid}`);
+        }
+      }
+      return out;
+    };
+
+    let startupKills = 0;
     const killer = (async () => {
       while (!done) {
-        await sleep(250 + rand() * 1250);
+        await sleep(150 + rand() * 850);
         if (done) break;
         await d.kill('SIGKILL');
+        if (rand() < 0.3) {
+          // Sometimes crash it again while it is starting up (recovering its state).
+          const early = d.start().catch(() => undefined);
+          await sleep(rand() * 150);
+          await d.kill('SIGKILL');
+          await early;
+          startupKills++;
+        }
         try {
           restartMs.push(await d.start());
         } catch (e) {
@@ -91,8 +118,8 @@ describe('crash safety under random SIGKILLs', { skip: skipUnlessRoot() }, () =>
           done = true;
           break;
         }
-        const list = await d.api('GET', '/containers/json?all=1').catch((e: Error) => ({ status: 0, text: e.message }));
-        if (list.status !== 200) problems.push(`after restart #${restartMs.length}: GET /containers/json?all=1 → ${list.status} ${list.text}`);
+        const p = await consistencyProblems();
+        if (p.length > 0) problems.push(`after restart #${restartMs.length}: ${p.join('; ')}`);
       }
     })();
 
@@ -125,7 +152,7 @@ describe('crash safety under random SIGKILLs', { skip: skipUnlessRoot() }, () =>
     }
     assert.deepEqual(problems, [], 'every restart loads');
     assert.ok(restartMs.length >= 3, `only ${restartMs.length} kills happened`);
-    console.log(`berthd was SIGKILLed and restarted ${restartMs.length} times; restart → /_ping ms: ${restartMs.join(', ')}`);
+    console.log(`berthd was SIGKILLed ${restartMs.length + startupKills} times (${startupKills} of them during start-up); restart → /_ping ms: ${restartMs.join(', ')}`);
 
     // One last crash, so the state checked below is what berthd rebuilds from disk.
     await d.kill('SIGKILL');
@@ -176,6 +203,12 @@ describe('crash safety under random SIGKILLs', { skip: skipUnlessRoot() }, () =>
     assert.deepEqual(leftProcs, [], 'processes left after rm -f of everything');
     const leftPaths = [d.dataRoot, d.execRoot].flatMap((r) => pathsMentioning(r, [...seenIds].filter((id) => /^[0-9a-f]{64}$/.test(id))));
     assert.deepEqual(leftPaths, [], 'files of removed containers left in the data-root/exec-root');
+    const fullIds = [...seenIds].filter((id) => /^[0-9a-f]{64}$/.test(id));
+    const leftCgroups = fs
+      .readdirSync('/sys/fs/cgroup')
+      .flatMap((ctrl) => pathsMentioning(path.join('/sys/fs/cgroup', ctrl), fullIds, 4))
+      .filter((p) => !p.includes('/.'));
+    assert.deepEqual(leftCgroups, [], 'cgroups of removed containers left behind');
 
     // And the daemon is still fully usable.
     assert.equal(okOut(await d.docker(['run', '--rm', 'busybox', 'echo', 'still-ok']), 'run after the crash loop'), 'still-ok');

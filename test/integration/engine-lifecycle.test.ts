@@ -3,6 +3,7 @@
 // timeout, start, restart, rm -f.
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
+import * as net from 'node:net';
 import * as path from 'node:path';
 import { describe, it } from 'node:test';
 import {
@@ -104,7 +105,55 @@ describe('detached looping container (docker CLI)', { skip: skipUnlessRoot() }, 
     const r = await d.docker(['exec', '-e', 'X=1', '-w', '/tmp', 'loop', 'sh', '-c', 'echo $X $(pwd)']);
     assert.equal(okOut(r, 'exec env/workdir'), '1 /tmp');
     expectCode(await d.docker(['exec', 'loop', 'sh', '-c', 'exit 4']), 4, 'exec exit 4');
-    assert.equal(okOut(await d.docker(['exec', '-i', 'loop', 'cat'], { input: 'in\n' }), 'exec -i'), 'in');
+    assert.equal(okOut(await d.docker(['exec', '-i', 'loop', 'cat'], { input: 'in\n', timeoutMs: 15_000 }), 'exec -i'), 'in');
+  });
+
+  it('exec -i delivers stdin and its EOF every time (40 runs)', async () => {
+    const failures: string[] = [];
+    for (let i = 0; i < 40 && failures.length < 3; i++) {
+      const r = await d.docker(['exec', '-i', 'loop', 'cat'], { input: `in-${i}\n`, timeoutMs: 10_000 });
+      if (r.code !== 0 || r.stdout !== `in-${i}\n`) failures.push(`#${i}: exit ${r.code}${r.timedOut ? ' (hung 10 s)' : ''}, stdout ${JSON.stringify(r.stdout)}`);
+    }
+    const stuck = (await d.docker(['exec', 'loop', 'ps'])).stdout.split('\n').filter((l) => /\scat$/.test(l));
+    assert.deepEqual(failures, [], `echo in-N | docker exec -i loop cat failed ${failures.length} time(s) (stops at 3)`);
+    assert.deepEqual(stuck, [], 'exec processes left behind after their clients went away');
+  });
+
+  it('exec start whose JSON body arrives after the headers still gets stdin (API)', async () => {
+    // The docker CLI writes the upgrade request's headers and its JSON body separately;
+    // sometimes they reach berthd as two chunks. Force that here.
+    const created = await d.api<{ Id: string }>('POST', '/v1.41/containers/loop/exec', { AttachStdin: true, AttachStdout: true, AttachStderr: true, Cmd: ['cat'] });
+    assert.equal(created.status, 201, created.text);
+    const body = JSON.stringify({ Detach: false, Tty: false });
+    const conn = net.connect(d.sock);
+    let got = Buffer.alloc(0);
+    conn.on('data', (b: Buffer) => (got = Buffer.concat([got, b])));
+    conn.on('error', () => undefined);
+    const closed = new Promise<void>((r) => conn.on('close', () => r()));
+    try {
+      conn.write(`POST /v1.41/exec/${created.json.Id}/start HTTP/1.1\r\nHost: berth\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n`);
+      await sleep(100);
+      conn.write(body);
+      await waitFor('101 UPGRADED', () => got.toString('latin1').includes('\r\n\r\n'));
+      assert.match(got.toString('latin1'), /^HTTP\/1\.1 101 /);
+      conn.end('hello\n');
+      const ended = await Promise.race([closed.then(() => true), sleep(5000).then(() => false)]);
+      const payload = got.subarray(got.indexOf('\r\n\r\n') + 4);
+      // JSON-quoted, so a failure prints the frame header legibly.
+      assert.equal(JSON.stringify(payload.toString('latin1')), JSON.stringify('\x01\x00\x00\x00\x00\x00\x00\x06hello\n'), 'stdin reached cat and its output came back framed');
+      assert.ok(ended, 'the stream ends once cat has exited');
+    } finally {
+      conn.destroy();
+    }
+  });
+
+  it('killing an exec client closes the exec process\'s stdin', async () => {
+    const bg = startBackground(DOCKER_BIN, ['exec', '-i', 'loop', 'sh', '-c', 'cat; true', 'killtest'], { env: d.env, stdin: 'pipe' });
+    const running = async (): Promise<boolean> => /killtest/.test((await d.docker(['exec', 'loop', 'ps', '-o', 'args'])).stdout);
+    await waitFor('the exec running in the container', running, { timeoutMs: 10_000 });
+    if (bg.pid !== undefined) process.kill(bg.pid, 'SIGKILL');
+    await bg.exited;
+    await waitFor('the exec to end after its client died', async () => !(await running()), { timeoutMs: 10_000 });
   });
 
   it('exec -it ... sh works under a real TTY', async () => {

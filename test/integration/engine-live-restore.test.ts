@@ -4,7 +4,8 @@
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import { describe, it } from 'node:test';
-import { expectMatch, okOut, pidAlive, skipUnlessRoot, sleep, useDaemon, waitFor } from '../harness';
+import * as path from 'node:path';
+import { DOCKER_BIN, expectMatch, okOut, pidAlive, skipUnlessRoot, sleep, startBackground, TmuxSession, useDaemon, waitFor } from '../harness';
 
 const PRINTER = 'i=0; while true; do echo tick $i; i=$((i+1)); sleep 0.1; done';
 
@@ -105,5 +106,42 @@ describe('live restore across a SIGKILL of berthd', { skip: skipUnlessRoot() }, 
     assert.equal(okOut(await d.docker(['inspect', '--format', '{{.State.Status}} {{.State.Pid}}', 'survivor']), 'inspect'), `running ${pid}`);
     okOut(await d.docker(['rm', '-f', 'survivor']), 'rm -f');
     assert.ok(!pidAlive(pid));
+  });
+
+  it('recovered containers stay fully usable: logs -f, attach to a TTY, exec -i', async () => {
+    okOut(await d.docker(['run', '-d', '--name', 'rprinter', 'busybox', 'sh', '-c', PRINTER]), 'run');
+    okOut(await d.docker(['run', '-dit', '--name', 'rtty', 'busybox', 'sh']), 'run -dit');
+    await sleep(300);
+    await d.kill('SIGKILL');
+    await sleep(500);
+    await d.start();
+
+    const follow = startBackground(DOCKER_BIN, ['logs', '-f', '--tail', '1', 'rprinter'], { env: d.env });
+    await sleep(1200);
+    await follow.stop();
+    const got = ticks(follow.stdout());
+    assert.ok(got.length >= 5, `logs -f of a recovered container printed ${got.length} lines: ${follow.stdout()} ${follow.stderr()}`);
+
+    const att = await TmuxSession.start(path.join(d.dir, 'tmux.sock'), 'rattach', [DOCKER_BIN, 'attach', 'rtty'], d.env);
+    try {
+      await sleep(500);
+      await att.type('echo attached-$((2*21))');
+      await att.waitFor(/^attached-42\s*$/m);
+      await att.keys('C-p', 'C-q');
+      await att.waitExit();
+    } finally {
+      await att.kill();
+    }
+    assert.equal(okOut(await d.docker(['exec', '-i', 'rtty', 'cat'], { input: 'exec-in\n' }), 'exec -i'), 'exec-in');
+
+    // A follower connected while berthd is killed ends instead of hanging.
+    const f2 = startBackground(DOCKER_BIN, ['logs', '-f', '--tail', '0', 'rprinter'], { env: d.env });
+    await sleep(500);
+    await d.kill('SIGKILL');
+    const ended = await Promise.race([f2.exited.then(() => true), sleep(5000).then(() => false)]);
+    await f2.stop();
+    assert.ok(ended, 'docker logs -f hangs after berthd died');
+    await d.start();
+    okOut(await d.docker(['rm', '-f', 'rprinter', 'rtty']), 'rm -f');
   });
 });

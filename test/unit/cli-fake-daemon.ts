@@ -25,6 +25,8 @@ export interface Program {
   cat?: boolean;
   /** Keep running after output (exit only on kill/stop). */
   keepRunning?: boolean;
+  /** The daemon's detach keys: this input ends the attach stream, the container keeps running. */
+  detachOn?: string;
 }
 
 export interface FakeContainer {
@@ -73,7 +75,7 @@ export class FakeDaemon {
   handler?: (req: Recorded, res: http.ServerResponse) => boolean;
   private server: http.Server;
   private waiters = new Map<string, ((code: number) => void)[]>();
-  private attachments = new Map<string, { sock: Socket; stdin: boolean }[]>();
+  private attachments = new Map<string, { sock: Socket; stdin: boolean; stdinClosed?: boolean }[]>();
   private seq = 0;
   private execs = new Map<string, { container: string; cmd: string[]; tty: boolean; exitCode: number | null; stdin: boolean }>();
 
@@ -160,7 +162,7 @@ export class FakeDaemon {
       if (p.stderr) a.sock.write(c.tty ? Buffer.from(p.stderr) : frame(2, p.stderr));
     }
     if (p.keepRunning) return;
-    if (p.cat && atts.some((a) => a.stdin)) return; // exits when stdin closes
+    if (p.cat && atts.some((a) => a.stdin && !a.stdinClosed)) return; // exits when stdin closes
     this.finish(c, p.exitCode ?? 0);
   }
 
@@ -360,15 +362,21 @@ export class FakeDaemon {
       sock.write(ok);
       const stdin = u.searchParams.get('stdin') === '1';
       const list = this.attachments.get(c.id) ?? [];
-      list.push({ sock, stdin });
+      const att: { sock: Socket; stdin: boolean; stdinClosed?: boolean } = { sock, stdin };
+      list.push(att);
       this.attachments.set(c.id, list);
       const onData = (d: Buffer): void => {
+        if (c.program.detachOn && d.toString().includes(c.program.detachOn)) {
+          sock.end();
+          return;
+        }
         if (c.program.cat) sock.write(c.tty ? d : frame(1, d));
       };
       if (head.length) onData(head);
       sock.on('data', onData);
       sock.on('end', () => {
-        // client half-closed stdin
+        // client half-closed stdin: `cat` exits once it has run
+        att.stdinClosed = true;
         if (c.program.cat && stdin && c.running) this.finish(c, c.program.exitCode ?? 0);
       });
       sock.on('error', () => undefined);

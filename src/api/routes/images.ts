@@ -12,7 +12,6 @@ export function imageRoutes(r: Router, b: ImageBackend): void {
     const q = c.query;
     const fromSrc = q.get('fromSrc');
     if (fromSrc === null) {
-      if (q.get('fromImage')) throw notImplemented('pulling images from a registry is not supported yet');
       throw invalid('fromImage or fromSrc is required');
     }
     if (fromSrc !== '-') throw notImplemented('importing from a URL is not supported yet');
@@ -48,7 +47,6 @@ export function imageRoutes(r: Router, b: ImageBackend): void {
     b.tag(c.params[0]!, repo, c.query.get('tag') || undefined);
     c.send(201);
   });
-  r.post('/images/:name*/push', () => { throw notImplemented('pushing images is not supported yet'); });
   r.delete('/images/:name*', (c) => {
     c.send(200, b.remove(c.params[0]!, parseBool(c.query.get('force')), parseBool(c.query.get('noprune'))));
   });

@@ -194,22 +194,33 @@ async function finishAttached(
   ]);
   if (first.kind === 'stream') {
     if (first.v === 'detached') return 0;
-    if (o.attachStdin) {
-      // the daemon may have ended the stream because of its detach keys
-      const s = await Promise.race([status, new Promise<undefined>((r) => setTimeout(() => r(undefined), 300))]);
-      if (s !== undefined) return s;
-      try {
-        const c = await cli.client.containerInspect(id);
-        if (c.State.Running) return 0;
-      } catch {
-        // gone: fall through to the wait result
-      }
-    }
+    if (o.attachStdin && (await detachedByDaemon(cli, id, status))) return 0;
     return await status;
   }
   if (!o.attachOutput) session.cancel();
   await session.done.catch(() => undefined);
   return first.s;
+}
+
+/**
+ * After the attach stream ended without an exit status: did the daemon end it
+ * because of its detach keys (container still running), or is the container
+ * just finishing? Polls briefly so a slow exit is not mistaken for a detach.
+ */
+export async function detachedByDaemon(cli: Cli, id: string, status: Promise<unknown>): Promise<boolean> {
+  const done = status.then(() => true, () => true);
+  for (let i = 0; i < 5; i++) {
+    let timer: NodeJS.Timeout | undefined;
+    const exited = await Promise.race([done, new Promise<boolean>((r) => (timer = setTimeout(() => r(false), 200)))]);
+    clearTimeout(timer);
+    if (exited) return false;
+    try {
+      if (!(await cli.client.containerInspect(id)).State.Running) return false;
+    } catch {
+      return false;
+    }
+  }
+  return true;
 }
 
 export const create: CommandSpec = {
@@ -221,7 +232,13 @@ export const create: CommandSpec = {
   flags: CONTAINER_FLAGS,
   async run(cli, fl, args) {
     const cfg = parseContainerFlags(cli, fl, args, 'create');
-    const id = await createContainer(cli, cfg);
+    let id: string;
+    try {
+      id = await createContainer(cli, cfg);
+    } catch (e) {
+      // the contract: run/create fail with 125 on daemon errors (the message is printed as docker prints it)
+      throw new StatusError(125, e instanceof Error ? e.message : String(e));
+    }
     cli.out(`${id}\n`);
   },
 };
@@ -327,16 +344,7 @@ export const attach: CommandSpec = {
       const end = await session.done;
       // the docker CLI returns the term.EscapeError here: printed, exit 1
       if (end === 'detached') throw new StatusError(1, 'read escape sequence');
-      if (stdin) {
-        const r = await Promise.race([waitP, new Promise<undefined>((res) => setTimeout(() => res(undefined), 300))]);
-        if (r === undefined) {
-          try {
-            if ((await cli.client.containerInspect(name)).State.Running) return 0;
-          } catch {
-            // fall through
-          }
-        }
-      }
+      if (stdin && (await detachedByDaemon(cli, name, waitP))) return 0;
       const r = await waitP;
       if (r.Error?.Message) throw new Error(r.Error.Message);
       return r.StatusCode;

@@ -1,0 +1,191 @@
+// nftables: one table `ip berth` in the daemon's namespace holds everything
+// (published ports are elements of two DNAT maps, so adding or removing a
+// port is one element, never a rule to find by handle), and one small table
+// inside each container on a user-defined network sends 127.0.0.11:53 to the
+// embedded DNS server. The text builders are pure; Nft runs `nft -f -`.
+import { log } from '../common/log';
+import { runTool } from './exec';
+import type { Proto } from './ports';
+
+export const TABLE = 'berth';
+export const DNS_TABLE = 'berth_dns';
+export const DNS_ADDR = '127.0.0.11';
+
+export interface FwNetwork { bridge: string; subnet: string; internal: boolean; masquerade: boolean }
+export interface FwPort { proto: Proto; hostIp: string; hostPort: number; ip: string; containerPort: number }
+
+function q(name: string): string {
+  return JSON.stringify(name);
+}
+
+/** The per-network NAT and isolation rules (chain bodies). */
+function netRules(nets: FwNetwork[]): { nat: string[]; filter: string[] } {
+  const nat: string[] = [];
+  const filter: string[] = [];
+  for (const n of nets) {
+    const br = q(n.bridge);
+    // Published ports reached over loopback and hairpin connections: the container must answer through us.
+    nat.push(`oifname ${br} ip saddr 127.0.0.0/8 masquerade`);
+    nat.push(`oifname ${br} ct status dnat ip saddr ${n.subnet} masquerade`);
+    if (n.masquerade && !n.internal) nat.push(`ip saddr ${n.subnet} oifname != ${br} masquerade`);
+    if (n.internal) {
+      filter.push(`iifname ${br} oifname != ${br} drop`);
+      filter.push(`oifname ${br} iifname != ${br} drop`);
+    } else {
+      // Networks are isolated from each other (published ports excepted, see forward).
+      filter.push(`oifname ${br} iifname @bridges iifname != ${br} drop`);
+    }
+  }
+  return { nat, filter };
+}
+
+function bridgesSet(nets: FwNetwork[]): string {
+  return nets.length ? ` elements = { ${nets.map((n) => q(n.bridge)).join(', ')} }` : '';
+}
+
+function elem(p: FwPort): { map: string; key: string } {
+  const value = `${p.ip} . ${p.containerPort}`;
+  if (p.hostIp === '0.0.0.0' || p.hostIp === '') return { map: 'ports_any', key: `${p.proto} . ${p.hostPort} : ${value}` };
+  return { map: 'ports_ip', key: `${p.hostIp} . ${p.proto} . ${p.hostPort} : ${value}` };
+}
+
+/** Replaces the whole table atomically (daemon start). */
+export function hostRuleset(nets: FwNetwork[], ports: FwPort[]): string {
+  const r = netRules(nets);
+  const any = ports.filter((p) => elem(p).map === 'ports_any').map((p) => elem(p).key);
+  const ip = ports.filter((p) => elem(p).map === 'ports_ip').map((p) => elem(p).key);
+  const dnat = [
+    `dnat ip to ip daddr . meta l4proto . th dport map @ports_ip`,
+    `fib daddr type local dnat ip to meta l4proto . th dport map @ports_any`,
+  ];
+  const lines = [
+    `add table ip ${TABLE}`,
+    `delete table ip ${TABLE}`,
+    `table ip ${TABLE} {`,
+    `  set bridges { type ifname;${bridgesSet(nets)} }`,
+    `  map ports_ip { type ipv4_addr . inet_proto . inet_service : ipv4_addr . inet_service;${ip.length ? ` elements = { ${ip.join(', ')} }` : ''} }`,
+    `  map ports_any { type inet_proto . inet_service : ipv4_addr . inet_service;${any.length ? ` elements = { ${any.join(', ')} }` : ''} }`,
+    `  chain prerouting {`,
+    `    type nat hook prerouting priority dstnat; policy accept;`,
+    ...dnat.map((l) => `    ${l}`),
+    `  }`,
+    `  chain output {`,
+    `    type nat hook output priority -100; policy accept;`,
+    ...dnat.map((l) => `    ${l}`),
+    `  }`,
+    `  chain nets_nat {`,
+    ...r.nat.map((l) => `    ${l}`),
+    `  }`,
+    `  chain postrouting {`,
+    `    type nat hook postrouting priority srcnat; policy accept;`,
+    `    jump nets_nat`,
+    `  }`,
+    `  chain nets_filter {`,
+    ...r.filter.map((l) => `    ${l}`),
+    `  }`,
+    `  chain forward {`,
+    `    type filter hook forward priority filter; policy accept;`,
+    `    ct status dnat accept`,
+    `    jump nets_filter`,
+    `  }`,
+    `  chain guard {`,
+    // route_localnet is on for the bridges (loopback-published ports): containers must still not reach the host's loopback.
+    `    type filter hook prerouting priority raw; policy accept;`,
+    `    iifname @bridges ip daddr 127.0.0.0/8 drop`,
+    `  }`,
+    `}`,
+  ];
+  return lines.join('\n') + '\n';
+}
+
+/** Re-writes the per-network rules after a network was created or removed. */
+export function networkUpdate(nets: FwNetwork[]): string {
+  const r = netRules(nets);
+  const lines = [
+    `flush chain ip ${TABLE} nets_nat`,
+    `flush chain ip ${TABLE} nets_filter`,
+    `flush set ip ${TABLE} bridges`,
+  ];
+  if (nets.length) lines.push(`add element ip ${TABLE} bridges { ${nets.map((n) => q(n.bridge)).join(', ')} }`);
+  for (const l of r.nat) lines.push(`add rule ip ${TABLE} nets_nat ${l}`);
+  for (const l of r.filter) lines.push(`add rule ip ${TABLE} nets_filter ${l}`);
+  return lines.join('\n') + '\n';
+}
+
+export function portElements(op: 'add' | 'delete', ports: FwPort[]): string {
+  let s = '';
+  for (const p of ports) {
+    const e = elem(p);
+    const key = op === 'delete' ? e.key.slice(0, e.key.indexOf(' : ')) : e.key;
+    s += `${op} element ip ${TABLE} ${e.map} { ${key} }\n`;
+  }
+  return s;
+}
+
+/** The table inside a container's namespace: 127.0.0.11:53 → the embedded server. */
+export function containerDnsRules(server: string, port: number): string {
+  return [
+    `add table ip ${DNS_TABLE}`,
+    `flush table ip ${DNS_TABLE}`,
+    `table ip ${DNS_TABLE} {`,
+    `  chain output {`,
+    `    type nat hook output priority -100; policy accept;`,
+    `    ip daddr ${DNS_ADDR} udp dport 53 dnat to ${server}:${port}`,
+    `    ip daddr ${DNS_ADDR} tcp dport 53 dnat to ${server}:${port}`,
+    `  }`,
+    `}`,
+  ].join('\n') + '\n';
+}
+
+export function containerDnsRemove(): string {
+  return `add table ip ${DNS_TABLE}\ndelete table ip ${DNS_TABLE}\n`;
+}
+
+interface Job { text: string; resolve: () => void; reject: (e: Error) => void }
+
+/**
+ * Runs nft scripts in the daemon's namespace, one process at a time; scripts
+ * queued meanwhile go together in one transaction (and one by one if that
+ * transaction fails, so one bad script does not sink the others).
+ */
+export class Nft {
+  private queue: Job[] = [];
+  private running = false;
+  available = true;
+
+  apply(text: string): Promise<void> {
+    if (!text.trim()) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      this.queue.push({ text, resolve, reject });
+      if (!this.running) void this.drain();
+    });
+  }
+
+  private async drain(): Promise<void> {
+    this.running = true;
+    try {
+      while (this.queue.length) {
+        const jobs = this.queue.splice(0);
+        const r = await runTool('nft', ['-f', '-'], jobs.map((j) => j.text).join(''));
+        if (r.code === 0) {
+          for (const j of jobs) j.resolve();
+          continue;
+        }
+        if (jobs.length === 1) {
+          jobs[0]!.reject(new Error(`nft: ${r.stderr.trim() || `exit ${r.code}`}`));
+          continue;
+        }
+        for (const j of jobs) {
+          const one = await runTool('nft', ['-f', '-'], j.text);
+          if (one.code === 0) j.resolve();
+          else j.reject(new Error(`nft: ${one.stderr.trim() || `exit ${one.code}`}`));
+        }
+      }
+    } catch (e) {
+      log.error('nft runner failed', { err: e });
+      for (const j of this.queue.splice(0)) j.reject(e instanceof Error ? e : new Error(String(e)));
+    } finally {
+      this.running = false;
+    }
+  }
+}

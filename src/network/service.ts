@@ -1,0 +1,1180 @@
+// The network service: networks (default bridge, user-defined bridges, host,
+// none), their IPAM, and every running container's endpoints, published
+// ports and DNS records. It is the container service's NetworkProvider
+// (prepare/attach/detach/release/restore/inspect) and the backend of the
+// /networks API.
+import { randomBytes, createHash } from 'node:crypto';
+import * as fs from 'node:fs';
+import { performance } from 'node:perf_hooks';
+import { conflict, EngineError, errorMessage, forbidden, internal, invalid, notFound } from '../common/errors';
+import type { EventSink } from '../common/events';
+import { checkFilterKeys, matchLabels, parseTimestamp, type Filters } from '../common/filters';
+import { log } from '../common/log';
+import { type Answer, aRecord, ptrRecord, type Question, TYPE_A, TYPE_AAAA, TYPE_ANY, TYPE_PTR } from './dns/codec';
+import { EmbeddedDns, type LocalAnswer } from './dns/server';
+import { embeddedResolv, hostResolvers, hostsContent, parseResolvConf, resolvContent, writeInPlace } from './etc';
+import { setSysctl } from './exec';
+import { containerDnsRemove, containerDnsRules, type FwNetwork, type FwPort, hostRuleset, networkUpdate, Nft, portElements } from './firewall';
+import { AddressPool, checkOverlap, defaultAddressPools, parseAddressPools, parseProcNetRoute, pickSubnet, type PoolBase, validateIpamEntry } from './ipam';
+import { type Cidr, cidrContains, formatCidr, formatIPv4, macFromIPv4, parseCidr, parseIPv4, parseMac, parseReverseName } from './ipv4';
+import { bridgeLines, type EndpointLinks, hostEndpointLines, innerEndpointLines, ipBatch, ipBatchIn, listLinks, type LinkInfo, nftIn } from './kernel';
+import { PortHolders } from './portmap';
+import { type BoundPort, parsePortRangeSysctl, portList, portMap, portRequests, PortTable, validateExposed } from './ports';
+import { NetStore } from './store';
+import type { ContainerHost, ContainerLike, ContainerNet, EndpointRequest, EndpointState, EtcPaths, NetworkRecord, SandboxState } from './types';
+
+export interface NetworkServiceOptions {
+  /** <data-root>/network */
+  root: string;
+  events: EventSink;
+  /** daemon.json: bip, fixed-cidr, default-address-pools, mtu are read from it */
+  configFile?: string;
+  /** name of the default bridge (default berth0) */
+  defaultBridge?: string;
+}
+
+const DEFAULT_BRIDGE = 'berth0';
+const OPT_BRIDGE_NAME = 'com.docker.network.bridge.name';
+const OPT_MTU = 'com.docker.network.driver.mtu';
+const OPT_MASQ = 'com.docker.network.bridge.enable_ip_masquerade';
+const OPT_HOST_IP = 'com.docker.network.bridge.host_binding_ipv4';
+
+class Net {
+  pool: AddressPool | undefined;
+  subnet: Cidr | undefined;
+  gateway = 0;
+  endpoints = new Map<string, Ep>();
+  /** endpoints being set up (a network in that state cannot be removed) */
+  pending = 0;
+  constructor(public rec: NetworkRecord) {
+    const c = rec.IPAM.Config[0];
+    if (rec.Driver === 'bridge' && c) {
+      const subnet = parseCidr(c.Subnet);
+      const gw = parseIPv4(c.Gateway);
+      const range = c.IPRange ? parseCidr(c.IPRange) : undefined;
+      if (subnet && gw !== undefined) {
+        this.subnet = subnet;
+        this.gateway = gw;
+        this.pool = new AddressPool({ subnet, gateway: gw, ...(range ? { ipRange: range } : {}) });
+      }
+    }
+  }
+  get id(): string { return this.rec.Id; }
+  get name(): string { return this.rec.Name; }
+  get isBridge(): boolean { return this.rec.Driver === 'bridge' && !!this.pool; }
+  get isDefault(): boolean { return this.rec.builtin && this.rec.Driver === 'bridge'; }
+  /** user-defined networks resolve container names */
+  get hasDns(): boolean { return this.isBridge && !this.rec.builtin; }
+  get bridge(): string { return this.rec.bridge ?? ''; }
+  get mtu(): number { return Number(this.rec.Options[OPT_MTU] ?? 1500) || 1500; }
+  get internal(): boolean { return this.rec.Internal; }
+  get masquerade(): boolean { return this.rec.Options[OPT_MASQ] !== 'false'; }
+  get hostIp(): string { return this.rec.Options[OPT_HOST_IP] || '0.0.0.0'; }
+}
+
+interface Ep { net: Net; sb: Sandbox; st: EndpointState; ip: number }
+
+interface Sandbox {
+  id: string;
+  rec: ContainerLike;
+  st: SandboxState;
+  eps: Ep[];
+}
+
+function hex(n: number): string {
+  return randomBytes(Math.ceil(n / 2)).toString('hex').slice(0, n);
+}
+
+function strList(v: unknown, what: string): string[] {
+  if (v === undefined || v === null) return [];
+  if (!Array.isArray(v) || v.some((x) => typeof x !== 'string')) throw invalid(`json: cannot unmarshal ${what}: expected a list of strings`);
+  return v as string[];
+}
+
+function obj(v: unknown): Record<string, unknown> {
+  return v && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : {};
+}
+
+function strMap(v: unknown, what: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (v === undefined || v === null) return out;
+  if (typeof v !== 'object' || Array.isArray(v)) throw invalid(`json: cannot unmarshal ${what}: expected an object of strings`);
+  for (const [k, x] of Object.entries(v as Record<string, unknown>)) {
+    if (typeof x !== 'string') throw invalid(`json: cannot unmarshal ${what}.${k}: expected a string`);
+    out[k] = x;
+  }
+  return out;
+}
+
+function cname(rec: ContainerLike): string {
+  return rec.Name.replace(/^\//, '');
+}
+
+function validIfname(s: string): boolean {
+  return /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,14}$/.test(s);
+}
+
+function emptyEndpoint(): Record<string, unknown> {
+  return {
+    IPAMConfig: null, Links: null, Aliases: null, NetworkID: '', EndpointID: '', Gateway: '', IPAddress: '', IPPrefixLen: 0,
+    IPv6Gateway: '', GlobalIPv6Address: '', GlobalIPv6PrefixLen: 0, MacAddress: '', DriverOpts: null,
+  };
+}
+
+export class NetworkService {
+  private readonly store: NetStore;
+  private nets = new Map<string, Net>();
+  private sandboxes = new Map<string, Sandbox>();
+  private byIp = new Map<string, Ep>();
+  /** sandboxes read from disk at start-up, until their container is restored or found dead */
+  private loaded = new Map<string, SandboxState>();
+  private pendingVeths = new Set<string>();
+  private holders = new PortHolders();
+  private ports = new PortTable();
+  private nft = new Nft();
+  private dns: EmbeddedDns;
+  private host: ContainerHost | undefined;
+  private rotation = new Map<string, number>();
+  private restoreJobs: Array<Promise<unknown>> = [];
+  private sweepTimer: NodeJS.Timeout | undefined;
+  private pools: PoolBase[] = defaultAddressPools();
+  private daemonCfg: { bip?: string; fixedCidr?: string; mtu?: number } = {};
+  private firewallReady = false;
+  private netLock: Promise<unknown> = Promise.resolve();
+
+  constructor(private readonly o: NetworkServiceOptions) {
+    this.store = new NetStore(o.root);
+    this.dns = new EmbeddedDns({
+      lookup: (src, q) => this.dnsLookup(src, q),
+      upstream: (src) => {
+        const sb = this.byIp.get(src)?.sb;
+        if (!sb) return hostResolvers();
+        // a container only on internal networks has no way out: no relaying for it either
+        return sb.eps.some((e) => !e.net.internal) ? sb.st.upstream : [];
+      },
+    });
+  }
+
+  /** The container service hands over access to its records (connect/disconnect of stopped containers, locks). */
+  bind(host: ContainerHost): void {
+    this.host = host;
+  }
+
+  // ================= start-up =================
+
+  async init(): Promise<void> {
+    this.store.init();
+    this.readDaemonConfig();
+    try {
+      const r = parsePortRangeSysctl(fs.readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8'));
+      if (r) this.ports = new PortTable(r);
+    } catch { /* default range */ }
+    for (const r of this.store.loadNetworks()) this.nets.set(r.Id, new Net(r));
+    // Leases of the containers that were running: held until they are restored or found dead.
+    this.loaded = this.store.loadSandboxes();
+    this.ensurePredefined();
+    for (const st of this.loaded.values()) {
+      for (const e of st.endpoints) {
+        const ip = parseIPv4(e.ip);
+        const n = this.nets.get(e.networkId);
+        if (ip !== undefined && n?.pool) n.pool.claim(ip);
+      }
+    }
+    setSysctl('net/ipv4/ip_forward', '1');
+    const links = await listLinks().catch((e: unknown) => { log.error('cannot list links', { err: e }); return [] as LinkInfo[]; });
+    const lines: string[] = [];
+    for (const n of this.bridges()) lines.push(...bridgeLines(n.bridge, this.bridgeMac(n), `${formatIPv4(n.gateway)}/${n.subnet!.len}`, n.mtu, links.find((l) => l.ifname === n.bridge)));
+    if (lines.length) await ipBatch(lines).catch((e: unknown) => log.error('cannot set up bridges', { err: e }));
+    for (const n of this.bridges()) this.bridgeSysctls(n);
+    try {
+      await this.nft.apply(hostRuleset(this.fwNets(), []));
+      this.firewallReady = true;
+    } catch (e) {
+      log.error('nftables unavailable: published ports fall back to the in-process proxy (TCP only), no masquerading', { err: e });
+    }
+    for (const n of this.bridges()) if (n.hasDns) await this.startDns(n);
+  }
+
+  /** After the container service restored the running containers: drop what nobody claimed. */
+  async afterRestore(): Promise<void> {
+    await Promise.allSettled(this.restoreJobs);
+    this.restoreJobs = [];
+    for (const [id, st] of this.loaded) {
+      this.releaseLoaded(st);
+      this.store.removeSandbox(id);
+    }
+    this.loaded.clear();
+    await this.sweep().catch((e: unknown) => log.warn('veth sweep failed', { err: e }));
+  }
+
+  close(): void {
+    this.dns.closeAll();
+    if (this.sweepTimer) clearTimeout(this.sweepTimer);
+  }
+
+  private readDaemonConfig(): void {
+    const file = this.o.configFile;
+    if (!file || !fs.existsSync(file)) return;
+    let cfg: Record<string, unknown>;
+    try {
+      cfg = obj(JSON.parse(fs.readFileSync(file, 'utf8')));
+    } catch {
+      return; // the daemon's own config parser reports it
+    }
+    if (typeof cfg['bip'] === 'string') this.daemonCfg.bip = cfg['bip'];
+    if (typeof cfg['fixed-cidr'] === 'string') this.daemonCfg.fixedCidr = cfg['fixed-cidr'];
+    if (typeof cfg['mtu'] === 'number') this.daemonCfg.mtu = cfg['mtu'];
+    if (cfg['default-address-pools'] !== undefined) this.pools = parseAddressPools(cfg['default-address-pools']);
+  }
+
+  private ensurePredefined(): void {
+    const byName = (name: string): Net | undefined => [...this.nets.values()].find((n) => n.rec.builtin && n.name === name);
+    for (const [name, driver] of [['bridge', 'bridge'], ['host', 'host'], ['none', 'null']] as const) {
+      const have = byName(name);
+      const rec: NetworkRecord = have?.rec ?? {
+        Name: name, Id: hex(64), Created: new Date().toISOString(), Scope: 'local', Driver: driver, EnableIPv6: false,
+        IPAM: { Driver: 'default', Options: null, Config: [] }, Internal: false, Attachable: false, Ingress: false,
+        ConfigFrom: { Network: '' }, ConfigOnly: false, Options: {}, Labels: {}, builtin: true, userSubnet: false,
+      };
+      if (name === 'bridge') {
+        const want = this.defaultBridgeConfig(rec.Id);
+        if (JSON.stringify(want.IPAM) !== JSON.stringify(rec.IPAM) || JSON.stringify(want.Options) !== JSON.stringify(rec.Options) || rec.bridge !== want.bridge) {
+          // bip / fixed-cidr changed: only while nothing holds an address of the old subnet
+          const busy = [...this.loaded.values()].some((s) => s.endpoints.some((e) => e.networkId === rec.Id));
+          if (!busy) Object.assign(rec, want);
+        }
+      }
+      if (!have || name === 'bridge') {
+        this.store.saveNetwork(rec);
+        this.nets.set(rec.Id, new Net(rec));
+      }
+    }
+  }
+
+  private defaultBridgeConfig(id: string): Pick<NetworkRecord, 'IPAM' | 'Options' | 'bridge'> {
+    let subnet = '172.17.0.0/16', gateway = '172.17.0.1';
+    if (this.daemonCfg.bip) {
+      const c = parseCidr(this.daemonCfg.bip);
+      const gw = parseIPv4(this.daemonCfg.bip.split('/')[0] ?? '');
+      if (c && gw !== undefined) { subnet = formatCidr(c); gateway = formatIPv4(gw); } else log.warn('ignoring malformed bip', { bip: this.daemonCfg.bip });
+    }
+    const cfg: { Subnet: string; Gateway: string; IPRange?: string } = { Subnet: subnet, Gateway: gateway };
+    if (this.daemonCfg.fixedCidr) {
+      const r = parseCidr(this.daemonCfg.fixedCidr);
+      if (r && cidrContains(parseCidr(subnet)!, r.net)) cfg.IPRange = formatCidr(r);
+    }
+    void id;
+    const bridge = this.o.defaultBridge ?? DEFAULT_BRIDGE;
+    return {
+      IPAM: { Driver: 'default', Options: null, Config: [cfg] },
+      Options: {
+        'com.docker.network.bridge.default_bridge': 'true', 'com.docker.network.bridge.enable_icc': 'true',
+        [OPT_MASQ]: 'true', [OPT_HOST_IP]: '0.0.0.0', [OPT_BRIDGE_NAME]: bridge, [OPT_MTU]: String(this.daemonCfg.mtu ?? 1500),
+      },
+      bridge,
+    };
+  }
+
+  /** Bridge networks, oldest first (a stable order for the firewall rules). */
+  private bridges(): Net[] {
+    return [...this.nets.values()].filter((n) => n.isBridge).sort((a, b) => (a.rec.Created < b.rec.Created ? -1 : a.rec.Created > b.rec.Created ? 1 : a.id < b.id ? -1 : 1));
+  }
+
+  private bridgeMac(n: Net): string {
+    const h = createHash('sha256').update(n.id).digest();
+    return ['02', '42', ...[...h.subarray(0, 4)].map((b) => b.toString(16).padStart(2, '0'))].join(':');
+  }
+
+  private bridgeSysctls(n: Net): void {
+    // loopback-published ports are DNATed onto the bridge: the kernel must route 127/8 sources there
+    setSysctl(`net/ipv4/conf/${n.bridge}/route_localnet`, '1');
+  }
+
+  private fwNets(): FwNetwork[] {
+    return this.bridges().map((n) => ({ bridge: n.bridge, subnet: formatCidr(n.subnet!), internal: n.internal, masquerade: n.masquerade }));
+  }
+
+  private async startDns(n: Net): Promise<void> {
+    try {
+      await this.dns.listen(formatIPv4(n.gateway), 53);
+    } catch (e) {
+      log.error('embedded DNS cannot listen', { network: n.name, err: e });
+    }
+  }
+
+  // ================= lookup =================
+
+  private findNet(ref: string): Net | undefined {
+    const byId = this.nets.get(ref);
+    if (byId) return byId;
+    for (const n of this.nets.values()) if (n.name === ref) return n;
+    if (/^[0-9a-f]+$/.test(ref)) {
+      const m = [...this.nets.values()].filter((n) => n.id.startsWith(ref));
+      if (m.length > 1) throw new EngineError('invalid_argument', `network ${ref} is ambiguous (${m.length} matches found based on ID prefix)`);
+      return m[0];
+    }
+    return undefined;
+  }
+
+  private getNet(ref: string): Net {
+    const n = this.findNet(ref);
+    if (!n) throw notFound(`network ${ref} not found`);
+    return n;
+  }
+
+  private modeNetwork(rec: ContainerLike): string {
+    const m = rec.HostConfig.NetworkMode || 'default';
+    return m === 'default' ? 'bridge' : m;
+  }
+
+  /** rec.Network, created from NetworkMode for records that predate it. */
+  private cnet(rec: ContainerLike): ContainerNet {
+    const v = rec.Network as ContainerNet | undefined;
+    if (v && Array.isArray(v.requested)) return v;
+    const mode = this.modeNetwork(rec);
+    const requested: EndpointRequest[] = /^(none|host|container:.*)$/.test(mode) ? [] : [{ network: mode, aliases: [] }];
+    const c: ContainerNet = { requested };
+    rec.Network = c;
+    return c;
+  }
+
+  // ================= NetworkProvider =================
+
+  prepare(rec: ContainerLike, networkingConfig: unknown): void {
+    const mode = this.modeNetwork(rec);
+    const hc = rec.HostConfig;
+    const userHostname = rec.Config.Hostname !== rec.Id.slice(0, 12);
+    const shared = mode.startsWith('container:');
+    if (shared || mode === 'host') {
+      if (shared && userHostname) throw invalid('conflicting options: hostname and the network mode');
+      if (rec.Config.MacAddress) throw invalid('conflicting options: mac-address and the network mode');
+    }
+    if (shared) {
+      if ((hc.Dns ?? []).length || (hc.DnsSearch ?? []).length || (hc.DnsOptions ?? []).length) throw invalid('conflicting options: dns and the network mode');
+      if ((hc.ExtraHosts ?? []).length) throw invalid('conflicting options: custom host-to-IP mapping and the network mode');
+      if (hc.PortBindings && Object.keys(obj(hc.PortBindings)).length || hc.PublishAllPorts) throw invalid('conflicting options: port publishing and the container type network mode');
+    }
+    if (rec.Config.MacAddress && !parseMac(rec.Config.MacAddress)) throw invalid(`${rec.Config.MacAddress} is not a valid mac address`);
+    for (const h of hc.ExtraHosts ?? []) {
+      const i = h.indexOf(':');
+      const ip = h.slice(i + 1);
+      if (i <= 0 || (ip !== 'host-gateway' && parseIPv4(ip) === undefined && !ip.includes(':'))) throw invalid(`invalid IP address in add-host: "${ip}"`);
+    }
+    for (const d of hc.Dns ?? []) if (parseIPv4(d) === undefined && !d.includes(':')) throw invalid(`${d} is not an ip address`);
+    validateExposed(rec.Config.ExposedPorts);
+    portRequests(hc.PortBindings, rec.Config.ExposedPorts, !!hc.PublishAllPorts);
+
+    const nc = obj(networkingConfig);
+    const ec = obj(nc['EndpointsConfig']);
+    const requested: EndpointRequest[] = [];
+    const names = /^(none|host|container:.*)$/.test(mode) ? [] : [mode, ...Object.keys(ec).filter((k) => k !== mode && !(mode === 'bridge' && k === 'default'))];
+    for (const name of names) {
+      const es = obj(ec[name] ?? (mode === 'bridge' && name === 'bridge' ? ec['default'] : undefined));
+      const req = this.endpointRequest(name, es);
+      const n = this.findNetQuiet(name);
+      if (n) this.validateRequest(n, req);
+      requested.push(req);
+    }
+    const c: ContainerNet = { requested };
+    rec.Network = c;
+  }
+
+  private findNetQuiet(ref: string): Net | undefined {
+    try { return this.findNet(ref); } catch { return undefined; }
+  }
+
+  private endpointRequest(network: string, es: Record<string, unknown>): EndpointRequest {
+    const ipam = obj(es['IPAMConfig']);
+    const ipv4 = typeof ipam['IPv4Address'] === 'string' ? ipam['IPv4Address'] : '';
+    if (ipv4 && parseIPv4(ipv4) === undefined) throw invalid(`invalid IPv4 address: ${ipv4}`);
+    const aliases = strList(es['Aliases'], 'Aliases');
+    const links = strList(es['Links'], 'Links');
+    const mac = typeof es['MacAddress'] === 'string' ? es['MacAddress'] : '';
+    if (mac && !parseMac(mac)) throw invalid(`${mac} is not a valid mac address`);
+    const req: EndpointRequest = { network, aliases };
+    if (ipv4) req.ipv4 = ipv4;
+    if (mac) req.mac = mac;
+    if (links.length) req.links = links;
+    return req;
+  }
+
+  private validateRequest(n: Net, req: EndpointRequest): void {
+    if (n.rec.Driver !== 'bridge') {
+      if (req.ipv4 || req.aliases.length) throw invalid(`network-scoped alias is supported only for containers in user defined networks`);
+      return;
+    }
+    if (n.isDefault) {
+      if (req.ipv4) throw invalid('user specified IP address is supported on user defined networks only');
+      if (req.aliases.length) throw invalid('network-scoped alias is supported only for containers in user defined networks');
+      return;
+    }
+    if (req.ipv4) {
+      if (!n.rec.userSubnet) throw invalid('user specified IP address is supported only when connecting to networks with user configured subnets');
+      // a static address may lie outside the ip-range (which is for automatic ones), not outside the subnet
+      if (!n.subnet || !cidrContains(n.subnet, parseIPv4(req.ipv4)!)) throw invalid(`no configured subnet or ip-range contain the IP address ${req.ipv4}`);
+    }
+  }
+
+  async attach(rec: ContainerLike, pid: number, etc: EtcPaths): Promise<void> {
+    const mode = this.modeNetwork(rec);
+    if (mode === 'none' || mode === 'host' || mode.startsWith('container:')) return;
+    const t0 = performance.now();
+    const cn = this.cnet(rec);
+    const plan: Array<{ net: Net; req: EndpointRequest }> = [];
+    for (const req of cn.requested) {
+      const net = this.getNet(req.network);
+      if (net.rec.Driver === 'host') throw invalid('container cannot be disconnected from host network or connected to host network');
+      if (net.rec.Driver === 'null') throw invalid('container cannot be connected to multiple networks with one of the networks in private (none) mode');
+      if (plan.some((p) => p.net === net)) continue;
+      this.validateRequest(net, req);
+      plan.push({ net, req });
+    }
+    // stale state of an earlier run (a missed exit): drop it first
+    if (this.sandboxes.has(rec.Id) || this.loaded.has(rec.Id)) await this.detach(rec);
+    const sb: Sandbox = {
+      id: rec.Id, rec, eps: [],
+      st: { pid, sandboxId: hex(64), etc, endpoints: [], ports: [], upstream: this.upstreamFor(rec) },
+    };
+    const eps: Ep[] = [];
+    let portsHeld: BoundPort[] = [];
+    let portsNat = false;
+    let kernel = false;
+    try {
+      for (const p of plan) {
+        const ep = this.allocate(sb, p.net, p.req, p.req.mac || (eps.length === 0 ? rec.Config.MacAddress : undefined), eps.length);
+        eps.push(ep);
+      }
+      // the default route goes through the first network that has one; names resolve through the first user-defined one
+      const gwEp = eps.find((e) => !e.net.internal);
+      const dnsEp = eps.find((e) => e.net.hasDns);
+      // published ports: on the first network with a way out
+      if (gwEp) {
+        sb.st.ports = await this.reservePorts(rec, gwEp);
+        portsHeld = sb.st.ports;
+        sb.st.gatewayNetwork = gwEp.net.id;
+      }
+      const hostLines: string[] = [];
+      const inner: string[] = [];
+      for (const e of eps) {
+        const l = this.links(e, e === gwEp && sb.st.ports.length > 0);
+        hostLines.push(...hostEndpointLines(pid, l));
+        inner.push(...innerEndpointLines(l));
+      }
+      if (gwEp) inner.push(`route add default via ${formatIPv4(gwEp.net.gateway)} dev ${gwEp.st.ifname}`);
+      if (dnsEp) {
+        const server = formatIPv4(dnsEp.net.gateway);
+        sb.st.dns = { networkId: dnsEp.net.id, server, port: this.dns.port(server) ?? 53 };
+        inner.push(`route replace local 127.0.0.11 dev lo table local src ${dnsEp.st.ip}`);
+      }
+      sb.eps = eps;
+      sb.st.endpoints = eps.map((e) => e.st);
+      // kernel work, as parallel as it goes: the pairs then their inside; the DNS redirect; NAT of the ports
+      kernel = true;
+      const jobs: Array<Promise<void>> = [ipBatch(hostLines).then(() => ipBatchIn(pid, inner))];
+      if (sb.st.dns) jobs.push(nftIn(pid, containerDnsRules(sb.st.dns.server, sb.st.dns.port)));
+      if (sb.st.ports.length && this.firewallReady) {
+        jobs.push(this.nft.apply(portElements('add', this.fwPorts(sb))).then(() => { portsNat = true; }));
+      }
+      const settled = Promise.allSettled(jobs);
+      // the lease is on disk before the container runs
+      this.store.saveSandbox(rec.Id, sb.st);
+      const results = await settled;
+      const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+      if (failed) throw failed.reason;
+      this.register(sb);
+      this.writeEtc(sb);
+    } catch (e) {
+      this.unregister(sb);
+      for (const ep of eps) ep.net.pool?.release(ep.ip);
+      this.releasePorts(rec.Id, portsHeld);
+      if (portsNat) await this.nft.apply(portElements('delete', this.fwPortsOf(portsHeld, eps.find((x) => !x.net.internal)))).catch(() => undefined);
+      this.store.removeSandbox(rec.Id);
+      if (kernel && eps.length) await ipBatch(eps.map((x) => `link del ${x.st.hostVeth}`), true).catch(() => undefined);
+      throw e;
+    } finally {
+      for (const ep of eps) { this.pendingVeths.delete(ep.st.hostVeth); ep.net.pending--; }
+    }
+    cn.attached = sb.st;
+    log.debug('network attach', { id: rec.Id, ms: Math.round((performance.now() - t0) * 10) / 10 });
+  }
+
+  private upstreamFor(rec: ContainerLike): string[] {
+    const dns = (rec.HostConfig.Dns ?? []).filter((d) => !d.includes(':'));
+    return dns.length ? dns : hostResolvers();
+  }
+
+  /** Takes an address, a MAC, names for both ends of the veth pair. */
+  private allocate(sb: Sandbox, net: Net, req: EndpointRequest, mac: string | undefined, index: number): Ep {
+    if (!net.pool || !net.subnet) throw internal(`network ${net.name} has no address pool`);
+    const ip = net.pool.allocate(req.ipv4 ? parseIPv4(req.ipv4) : undefined, `${net.name} (${net.id})`);
+    let hostVeth = '';
+    do hostVeth = `veth${hex(7)}`; while (this.pendingVeths.has(hostVeth));
+    this.pendingVeths.add(hostVeth);
+    net.pending++;
+    const used = new Set(sb.eps.map((e) => e.st.ifname));
+    let i = index;
+    while (used.has(`eth${i}`)) i++;
+    const st: EndpointState = {
+      networkId: net.id,
+      ifname: `eth${i}`,
+      hostVeth,
+      ip: formatIPv4(ip),
+      prefixLen: net.subnet.len,
+      gateway: net.internal && net.rec.builtin ? '' : formatIPv4(net.gateway),
+      mac: (mac && parseMac(mac)) || macFromIPv4(ip),
+      endpointId: hex(64),
+      aliases: net.isDefault ? [] : [...req.aliases, sb.id.slice(0, 12)],
+    };
+    return { net, sb, st, ip };
+  }
+
+  private links(e: Ep, hairpin: boolean): EndpointLinks {
+    return { ifname: e.st.ifname, hostVeth: e.st.hostVeth, mac: e.st.mac, cidr: `${e.st.ip}/${e.st.prefixLen}`, mtu: e.net.mtu, bridge: e.net.bridge, hairpin };
+  }
+
+  private portError(rec: ContainerLike, ep: Ep, msg: string): EngineError {
+    return conflict(`driver failed programming external connectivity on endpoint ${cname(rec)} (${ep.st.endpointId}): ${msg}`);
+  }
+
+  /** Picks and holds the host ports; all or nothing. */
+  private async reservePorts(rec: ContainerLike, ep: Ep): Promise<BoundPort[]> {
+    const reqs = portRequests(rec.HostConfig.PortBindings, rec.Config.ExposedPorts, !!rec.HostConfig.PublishAllPorts, ep.net.hostIp);
+    const bound: BoundPort[] = [];
+    try {
+      for (const r of reqs) {
+        const fixed = r.hostPortLo !== 0;
+        const where = `${r.hostIp}:${fixed ? (r.hostPortLo === r.hostPortHi ? r.hostPortLo : `${r.hostPortLo}-${r.hostPortHi}`) : 0}`;
+        let got: BoundPort | undefined;
+        let lastErr: unknown;
+        let tableConflict = false;
+        for (const port of this.ports.candidates(r)) {
+          if (this.ports.conflicts(r.proto, r.hostIp, port)) { tableConflict = true; continue; }
+          const b: BoundPort = { proto: r.proto, containerPort: r.containerPort, hostIp: r.hostIp, hostPort: port };
+          try {
+            await this.holders.hold(b, { ip: ep.st.ip, port: r.containerPort });
+          } catch (e) {
+            lastErr = e;
+            continue;
+          }
+          this.ports.take(r.proto, r.hostIp, port, rec.Id);
+          if (!fixed) this.ports.advance(r.proto, port);
+          got = b;
+          break;
+        }
+        if (!got) {
+          if (lastErr && (!tableConflict || !fixed)) {
+            const code = (lastErr as { code?: string }).code;
+            const why = code === 'EADDRINUSE' ? 'bind: address already in use' : code === 'EADDRNOTAVAIL' ? 'bind: cannot assign requested address' : errorMessage(lastErr);
+            throw this.portError(rec, ep, `Error starting userland proxy: listen ${r.proto}4 ${where}: ${why}`);
+          }
+          throw this.portError(rec, ep, `Bind for ${where} failed: port is already allocated`);
+        }
+        bound.push(got);
+      }
+    } catch (e) {
+      this.releasePorts(rec.Id, bound);
+      throw e;
+    }
+    return bound;
+  }
+
+  private releasePorts(owner: string, ports: BoundPort[]): void {
+    for (const b of ports) {
+      this.holders.release(b);
+      this.ports.release(b.proto, b.hostIp, b.hostPort, owner);
+    }
+  }
+
+  private fwPorts(sb: Sandbox): FwPort[] {
+    const ep = sb.eps.find((e) => e.net.id === sb.st.gatewayNetwork);
+    return this.fwPortsOf(sb.st.ports, ep);
+  }
+
+  private fwPortsOf(ports: BoundPort[], ep: Ep | undefined): FwPort[] {
+    if (!ep) return [];
+    return ports.map((b) => ({ proto: b.proto, hostIp: b.hostIp, hostPort: b.hostPort, ip: ep.st.ip, containerPort: b.containerPort }));
+  }
+
+  private register(sb: Sandbox): void {
+    this.sandboxes.set(sb.id, sb);
+    for (const e of sb.eps) {
+      e.net.endpoints.set(sb.id, e);
+      this.byIp.set(e.st.ip, e);
+    }
+  }
+
+  private unregister(sb: Sandbox): void {
+    if (this.sandboxes.get(sb.id) === sb) this.sandboxes.delete(sb.id);
+    for (const e of sb.eps) {
+      if (e.net.endpoints.get(sb.id) === e) e.net.endpoints.delete(sb.id);
+      if (this.byIp.get(e.st.ip) === e) this.byIp.delete(e.st.ip);
+    }
+  }
+
+  /** /etc/hosts with the container's addresses; resolv.conf pointing at the embedded server on user-defined networks. */
+  private writeEtc(sb: Sandbox): void {
+    const rec = sb.rec;
+    const def = [...this.nets.values()].find((n) => n.isDefault);
+    try {
+      writeInPlace(sb.st.etc.hosts, hostsContent({
+        hostname: rec.Config.Hostname, domainname: rec.Config.Domainname, ips: sb.eps.map((e) => e.st.ip),
+        extraHosts: rec.HostConfig.ExtraHosts ?? [], ...(def ? { hostGateway: formatIPv4(def.gateway) } : {}),
+      }));
+    } catch (e) {
+      log.warn('cannot write hosts file', { id: rec.Id, err: e });
+    }
+    try {
+      const current = parseResolvConf(fs.existsSync(sb.st.etc.resolvConf) ? fs.readFileSync(sb.st.etc.resolvConf, 'utf8') : '');
+      if (sb.st.dns) {
+        writeInPlace(sb.st.etc.resolvConf, embeddedResolv(current, rec.HostConfig.DnsOptions ?? []));
+      } else if (current.nameservers.includes('127.0.0.11')) {
+        // no longer on a user-defined network: back to the real resolvers
+        const ns = (rec.HostConfig.Dns ?? []).length ? rec.HostConfig.Dns! : hostResolvers().filter((n) => !/^127\./.test(n));
+        const options = (rec.HostConfig.DnsOptions ?? []).length ? rec.HostConfig.DnsOptions! : current.options.filter((o) => o !== 'ndots:0');
+        writeInPlace(sb.st.etc.resolvConf, resolvContent({ nameservers: ns.length ? ns : ['8.8.8.8', '8.8.4.4'], search: current.search, options }));
+      }
+    } catch (e) {
+      log.warn('cannot write resolv.conf', { id: rec.Id, err: e });
+    }
+  }
+
+  async detach(rec: ContainerLike): Promise<void> {
+    try {
+      const st = this.loaded.get(rec.Id);
+      if (st) {
+        this.loaded.delete(rec.Id);
+        this.releaseLoaded(st);
+        this.store.removeSandbox(rec.Id);
+      }
+      const sb = this.sandboxes.get(rec.Id);
+      if (sb) {
+        this.unregister(sb);
+        for (const e of sb.eps) e.net.pool?.release(e.ip);
+        const fw = this.fwPorts(sb);
+        this.releasePorts(rec.Id, sb.st.ports);
+        if (fw.length && this.firewallReady) await this.nft.apply(portElements('delete', fw)).catch((e: unknown) => log.warn('cannot remove port NAT', { id: rec.Id, err: e }));
+        this.store.removeSandbox(rec.Id);
+        // the veth pairs die with the container's namespace; a sweep catches any that outlive it
+        this.scheduleSweep();
+      }
+      const cn = rec.Network as ContainerNet | undefined;
+      if (cn && cn.attached) delete cn.attached;
+    } catch (e) {
+      log.warn('network detach failed', { id: rec.Id, err: e });
+    }
+  }
+
+  private releaseLoaded(st: SandboxState): void {
+    for (const e of st.endpoints) {
+      const ip = parseIPv4(e.ip);
+      const n = this.nets.get(e.networkId);
+      if (ip !== undefined && n?.pool && ![...n.endpoints.values()].some((x) => x.ip === ip)) n.pool.release(ip);
+    }
+  }
+
+  async release(rec: ContainerLike): Promise<void> {
+    await this.detach(rec);
+    delete rec.Network;
+  }
+
+  async restore(rec: ContainerLike): Promise<void> {
+    const st = this.loaded.get(rec.Id) ?? (rec.Network as ContainerNet | undefined)?.attached;
+    this.loaded.delete(rec.Id);
+    if (!st) return;
+    const sb: Sandbox = { id: rec.Id, rec, st: { ...st, pid: rec.State.Pid || st.pid }, eps: [] };
+    for (const e of st.endpoints) {
+      const net = this.nets.get(e.networkId);
+      const ip = parseIPv4(e.ip);
+      if (!net || ip === undefined) { log.warn('restored endpoint of an unknown network', { id: rec.Id, network: e.networkId }); continue; }
+      net.pool?.claim(ip);
+      sb.eps.push({ net, sb, st: e, ip });
+    }
+    sb.st.endpoints = sb.eps.map((e) => e.st);
+    const gwEp = sb.eps.find((e) => e.net.id === sb.st.gatewayNetwork);
+    const held: BoundPort[] = [];
+    for (const b of st.ports) {
+      try {
+        await this.holders.hold(b, { ip: gwEp?.st.ip ?? '', port: b.containerPort });
+      } catch (e) {
+        log.warn('published port taken while berthd was down; NAT kept', { id: rec.Id, port: `${b.hostIp}:${b.hostPort}/${b.proto}`, err: e });
+      }
+      this.ports.take(b.proto, b.hostIp, b.hostPort, rec.Id);
+      held.push(b);
+    }
+    this.register(sb);
+    const cn = this.cnet(rec);
+    cn.attached = sb.st;
+    if (this.firewallReady && st.ports.length) this.restoreJobs.push(this.nft.apply(portElements('add', this.fwPorts(sb))).catch((e: unknown) => log.warn('cannot restore port NAT', { id: rec.Id, err: e })));
+    // the embedded server's port may have changed with the restart
+    if (st.dns) {
+      const port = this.dns.port(st.dns.server);
+      if (port !== undefined && port !== st.dns.port && sb.st.pid) {
+        sb.st.dns = { ...st.dns, port };
+        this.restoreJobs.push(nftIn(sb.st.pid, containerDnsRules(st.dns.server, port)).catch((e: unknown) => log.warn('cannot restore DNS redirect', { id: rec.Id, err: e })));
+      }
+    }
+    if (sb.st.pid !== st.pid || sb.st.dns?.port !== st.dns?.port || !this.store.hasSandbox(rec.Id)) this.store.saveSandbox(rec.Id, sb.st);
+  }
+
+  networkNames(rec: ContainerLike): string[] {
+    const mode = this.modeNetwork(rec);
+    if (mode.startsWith('container:')) return [];
+    const out: string[] = [];
+    const refs = mode === 'host' || mode === 'none' ? [mode] : this.cnet(rec).requested.map((r) => r.network);
+    for (const r of refs) {
+      const n = this.findNetQuiet(r);
+      if (n) out.push(n.name, n.id);
+      else out.push(r);
+    }
+    return out;
+  }
+
+  /** NetworkSettings.Networks of a container. */
+  private endpointsView(rec: ContainerLike): Record<string, Record<string, unknown>> {
+    const mode = this.modeNetwork(rec);
+    if (mode.startsWith('container:')) return {};
+    if (mode === 'host' || mode === 'none') {
+      const n = this.findNetQuiet(mode);
+      return { [mode]: { ...emptyEndpoint(), NetworkID: n?.id ?? '' } };
+    }
+    const out: Record<string, Record<string, unknown>> = {};
+    const sb = rec.State.Running ? this.sandboxes.get(rec.Id) : undefined;
+    for (const req of this.cnet(rec).requested) {
+      const n = this.findNetQuiet(req.network);
+      const name = n?.name ?? req.network;
+      const e: Record<string, unknown> = { ...emptyEndpoint(), NetworkID: n?.id ?? req.networkId ?? '' };
+      if (req.ipv4) e['IPAMConfig'] = { IPv4Address: req.ipv4 };
+      if (req.links?.length) e['Links'] = req.links;
+      if (n && !n.rec.builtin) e['Aliases'] = req.aliases.length ? [...req.aliases] : null;
+      const ep = sb?.eps.find((x) => x.net === n);
+      if (ep) {
+        Object.assign(e, {
+          EndpointID: ep.st.endpointId, Gateway: ep.st.gateway, IPAddress: ep.st.ip, IPPrefixLen: ep.st.prefixLen, MacAddress: ep.st.mac,
+          Aliases: ep.net.isDefault ? null : ep.st.aliases,
+        });
+      }
+      out[name] = e;
+    }
+    return out;
+  }
+
+  summary(rec: ContainerLike): { Ports: unknown[]; Networks: Record<string, unknown> } {
+    const sb = rec.State.Running ? this.sandboxes.get(rec.Id) : undefined;
+    return { Ports: rec.State.Running ? portList(rec.Config.ExposedPorts, sb?.st.ports ?? []) : [], Networks: this.endpointsView(rec) };
+  }
+
+  inspect(rec: ContainerLike): Record<string, unknown> {
+    const sb = rec.State.Running ? this.sandboxes.get(rec.Id) : undefined;
+    const nets = this.endpointsView(rec);
+    const defEp = sb?.eps.find((e) => e.net.isDefault);
+    const mode = this.modeNetwork(rec);
+    return {
+      Bridge: '', SandboxID: sb?.st.sandboxId ?? '', HairpinMode: false, LinkLocalIPv6Address: '', LinkLocalIPv6PrefixLen: 0,
+      Ports: rec.State.Running ? portMap(rec.Config.ExposedPorts, sb?.st.ports ?? []) : {},
+      SandboxKey: rec.State.Running && mode !== 'host' ? `/proc/${rec.State.Pid}/ns/net` : '',
+      SecondaryIPAddresses: null, SecondaryIPv6Addresses: null,
+      EndpointID: defEp?.st.endpointId ?? '', Gateway: defEp?.st.gateway ?? '', GlobalIPv6Address: '', GlobalIPv6PrefixLen: 0,
+      IPAddress: defEp?.st.ip ?? '', IPPrefixLen: defEp?.st.prefixLen ?? 0, IPv6Gateway: '', MacAddress: defEp?.st.mac ?? '',
+      Networks: nets,
+    };
+  }
+
+  // ================= embedded DNS =================
+
+  private namesOf(e: Ep): string[] {
+    const rec = e.sb.rec;
+    const names = [cname(rec), rec.Id, rec.Id.slice(0, 12), rec.Config.Hostname, ...e.st.aliases];
+    return names.map((n) => n.toLowerCase());
+  }
+
+  private dnsLookup(src: string, q: Question): LocalAnswer | undefined {
+    const me = this.byIp.get(src);
+    if (!me) return undefined;
+    const name = q.name.toLowerCase().replace(/\.$/, '');
+    const nets = me.sb.eps.filter((e) => e.net.hasDns).map((e) => e.net);
+    if (q.type === TYPE_PTR) {
+      const ip = parseReverseName(name);
+      if (ip === undefined) return undefined;
+      for (const n of nets) {
+        if (!n.subnet || !cidrContains(n.subnet, ip)) continue;
+        for (const e of n.endpoints.values()) if (e.ip === ip) return { answers: [ptrRecord(q.name, `${cname(e.sb.rec)}.${n.name}`)] };
+      }
+      return undefined;
+    }
+    if (q.type !== TYPE_A && q.type !== TYPE_AAAA && q.type !== TYPE_ANY) return undefined;
+    for (const n of nets) {
+      let bare = name;
+      const suffix = `.${n.name.toLowerCase()}`;
+      if (bare.endsWith(suffix)) bare = bare.slice(0, -suffix.length);
+      const hits: Ep[] = [];
+      for (const e of n.endpoints.values()) if (this.namesOf(e).includes(bare)) hits.push(e);
+      if (!hits.length) continue;
+      if (q.type === TYPE_AAAA) return { answers: [] };
+      // every container with the name, in an order that turns with each query
+      const k = `${n.id}/${bare}`;
+      const turn = this.rotation.get(k) ?? 0;
+      this.rotation.set(k, turn + 1);
+      if (this.rotation.size > 10000) this.rotation.clear();
+      const answers: Answer[] = [];
+      for (let i = 0; i < hits.length; i++) answers.push(aRecord(q.name, hits[(turn + i) % hits.length]!.ip));
+      return { answers };
+    }
+    return undefined;
+  }
+
+  // ================= cleanup of interfaces =================
+
+  private scheduleSweep(): void {
+    if (this.sweepTimer) clearTimeout(this.sweepTimer);
+    this.sweepTimer = setTimeout(() => {
+      this.sweepTimer = undefined;
+      void this.sweep().catch((e: unknown) => log.debug('veth sweep failed', { err: e }));
+    }, 1000);
+    this.sweepTimer.unref();
+  }
+
+  /** Deletes veths on our bridges that no endpoint owns (left by a crash, or by a namespace that outlived its container). */
+  private async sweep(): Promise<void> {
+    const bridges = new Set(this.bridges().map((n) => n.bridge));
+    const live = new Set<string>(this.pendingVeths);
+    for (const sb of this.sandboxes.values()) for (const e of sb.eps) live.add(e.st.hostVeth);
+    for (const st of this.loaded.values()) for (const e of st.endpoints) live.add(e.hostVeth);
+    const links = await listLinks();
+    const stale = links.filter((l) => l.kind === 'veth' && l.master && bridges.has(l.master) && !live.has(l.ifname) && !this.pendingVeths.has(l.ifname));
+    if (stale.length) {
+      log.debug('removing leftover veths', { links: stale.map((l) => l.ifname) });
+      await ipBatch(stale.map((l) => `link del ${l.ifname}`), true);
+    }
+  }
+
+  // ================= /networks API =================
+
+  private view(n: Net, withContainers: boolean): Record<string, unknown> {
+    const r = n.rec;
+    const containers: Record<string, unknown> = {};
+    if (withContainers) {
+      for (const [id, e] of n.endpoints) {
+        containers[id] = { Name: cname(e.sb.rec), EndpointID: e.st.endpointId, MacAddress: e.st.mac, IPv4Address: `${e.st.ip}/${e.st.prefixLen}`, IPv6Address: '' };
+      }
+      if ((r.Driver === 'host' || r.Driver === 'null') && this.host) {
+        for (const c of this.host.all()) {
+          if (c.State.Running && this.modeNetwork(c) === r.Name) containers[c.Id] = { Name: cname(c), EndpointID: '', MacAddress: '', IPv4Address: '', IPv6Address: '' };
+        }
+      }
+    }
+    return {
+      Name: r.Name, Id: r.Id, Created: r.Created, Scope: r.Scope, Driver: r.Driver, EnableIPv6: r.EnableIPv6,
+      IPAM: { Driver: r.IPAM.Driver, Options: r.IPAM.Options, Config: r.IPAM.Config.map((c) => ({ ...c })) },
+      Internal: r.Internal, Attachable: r.Attachable, Ingress: r.Ingress, ConfigFrom: r.ConfigFrom, ConfigOnly: r.ConfigOnly,
+      Containers: containers, Options: r.Options, Labels: r.Labels,
+    };
+  }
+
+  list(filters: Filters): unknown[] {
+    checkFilterKeys(filters, ['driver', 'id', 'label', 'label!', 'name', 'scope', 'type', 'dangling']);
+    for (const t of filters.get('type') ?? []) if (t !== 'custom' && t !== 'builtin') throw invalid(`invalid filter: 'type'='${t}'`);
+    const dangling = filters.get('dangling')?.[0];
+    if (dangling !== undefined && !['true', 'false', '1', '0'].includes(dangling)) throw invalid(`invalid filter 'dangling=${dangling}'`);
+    const match = (vals: string[] | undefined, test: (v: string) => boolean): boolean => !vals?.length || vals.some(test);
+    const out: unknown[] = [];
+    const sorted = [...this.nets.values()].sort((a, b) => (a.rec.Created < b.rec.Created ? -1 : 1));
+    for (const n of sorted) {
+      if (!match(filters.get('driver'), (v) => v === n.rec.Driver)) continue;
+      if (!match(filters.get('id'), (v) => n.id.startsWith(v))) continue;
+      if (!match(filters.get('name'), (v) => { try { return new RegExp(v).test(n.name); } catch { return n.name.includes(v); } })) continue;
+      if (!match(filters.get('scope'), (v) => v === 'local')) continue;
+      if (!match(filters.get('type'), (v) => (v === 'builtin') === n.rec.builtin)) continue;
+      if (!matchLabels(filters, n.rec.Labels)) continue;
+      if (dangling !== undefined) {
+        const wantDangling = dangling === 'true' || dangling === '1';
+        const isDangling = !n.rec.builtin && !this.inUse(n);
+        if (wantDangling !== isDangling) continue;
+      }
+      out.push(this.view(n, false));
+    }
+    return out;
+  }
+
+  inspectNetwork(ref: string): unknown {
+    return this.view(this.getNet(ref), true);
+  }
+
+  private inUse(n: Net): boolean {
+    if (n.endpoints.size || n.pending > 0) return true;
+    for (const st of this.loaded.values()) if (st.endpoints.some((e) => e.networkId === n.id)) return true;
+    return false;
+  }
+
+  /** Network creates and removals run one at a time (names, subnets and bridges are checked, then taken). */
+  private serial<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.netLock.then(fn, fn);
+    this.netLock = run.catch(() => undefined);
+    return run;
+  }
+
+  create(body: Record<string, unknown>): Promise<{ Id: string; Warning: string }> {
+    return this.serial(() => this.createNow(body));
+  }
+
+  private async createNow(body: Record<string, unknown>): Promise<{ Id: string; Warning: string }> {
+    const name = typeof body['Name'] === 'string' ? body['Name'] : '';
+    if (!name) throw invalid('network name is required');
+    if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(name)) throw invalid(`invalid network name "${name}": only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed`);
+    if ([...this.nets.values()].some((n) => n.name === name)) throw conflict(`network with name ${name} already exists`);
+    const driver = typeof body['Driver'] === 'string' && body['Driver'] ? body['Driver'] : 'bridge';
+    if (driver === 'host' || driver === 'null') throw forbidden(`only one instance of "${driver}" network is allowed`);
+    if (driver !== 'bridge') throw notFound(`plugin "${driver}" not found`);
+    if (body['EnableIPv6'] === true) throw invalid('IPv6 networks are not supported yet');
+    if (body['Ingress'] === true) throw forbidden('ingress networks are not supported (no swarm)');
+    if (body['ConfigOnly'] === true || (body['ConfigFrom'] && obj(body['ConfigFrom'])['Network'])) throw invalid('config-only networks are not supported');
+    const ipamIn = obj(body['IPAM']);
+    const ipamDriver = typeof ipamIn['Driver'] === 'string' && ipamIn['Driver'] ? ipamIn['Driver'] : 'default';
+    if (ipamDriver !== 'default') throw notFound(`plugin "${ipamDriver}" not found`);
+    const cfgIn = ipamIn['Config'] === undefined || ipamIn['Config'] === null ? [] : ipamIn['Config'];
+    if (!Array.isArray(cfgIn)) throw invalid('json: cannot unmarshal IPAM.Config: expected a list');
+    const v4 = (cfgIn as Array<Record<string, unknown>>).filter((c) => !(typeof c['Subnet'] === 'string' && c['Subnet'].includes(':')));
+    if (v4.length > 1) throw invalid('only one IPv4 subnet per network is supported');
+    const labels = strMap(body['Labels'], 'Labels');
+    const options = strMap(body['Options'], 'Options');
+    const ipamOptions = strMap(ipamIn['Options'], 'IPAM.Options');
+    const others = this.bridges().map((n) => n.subnet!);
+    let entry: { Subnet: string; Gateway: string; IPRange?: string };
+    let userSubnet = false;
+    const c0 = v4[0];
+    if (c0) {
+      const e = validateIpamEntry({
+        ...(typeof c0['Subnet'] === 'string' ? { Subnet: c0['Subnet'] } : {}),
+        ...(typeof c0['Gateway'] === 'string' ? { Gateway: c0['Gateway'] } : {}),
+        ...(typeof c0['IPRange'] === 'string' ? { IPRange: c0['IPRange'] } : {}),
+      });
+      checkOverlap(e.subnet, others);
+      entry = { Subnet: e.subnetText, Gateway: formatIPv4(e.gateway) };
+      if (e.ipRangeText) entry.IPRange = e.ipRangeText;
+      userSubnet = true;
+    } else {
+      let routes: Cidr[] = [];
+      try { routes = parseProcNetRoute(fs.readFileSync('/proc/net/route', 'utf8')); } catch { /* none */ }
+      const c = pickSubnet(this.pools, [...others, ...routes]);
+      if (!c) throw invalid('could not find an available, non-overlapping IPv4 address pool among the defaults to assign to the network');
+      entry = { Subnet: formatCidr(c), Gateway: formatIPv4((c.net + 1) >>> 0) };
+    }
+    const id = hex(64);
+    const bridge = options[OPT_BRIDGE_NAME] || `br-${id.slice(0, 12)}`;
+    if (!validIfname(bridge)) throw invalid(`invalid bridge name: ${bridge}`);
+    if (this.bridges().some((n) => n.bridge === bridge)) throw conflict(`bridge name ${bridge} is already in use by another network`);
+    if (options[OPT_MTU] !== undefined && !(Number(options[OPT_MTU]) >= 68 && Number(options[OPT_MTU]) <= 65535)) throw invalid(`invalid MTU: ${options[OPT_MTU]}`);
+    if (options[OPT_HOST_IP] && parseIPv4(options[OPT_HOST_IP]) === undefined) throw invalid(`invalid host binding address: ${options[OPT_HOST_IP]}`);
+    const rec: NetworkRecord = {
+      Name: name, Id: id, Created: new Date().toISOString(), Scope: 'local', Driver: 'bridge', EnableIPv6: false,
+      IPAM: { Driver: 'default', Options: ipamOptions, Config: [entry] },
+      Internal: body['Internal'] === true, Attachable: body['Attachable'] === true, Ingress: false,
+      ConfigFrom: { Network: '' }, ConfigOnly: false, Options: options, Labels: labels, builtin: false, userSubnet, bridge,
+    };
+    const n = new Net(rec);
+    // never adopt an interface we did not make: network rm would delete it
+    if ((await listLinks()).some((l) => l.ifname === bridge)) throw conflict(`cannot create network ${name}: an interface named ${bridge} already exists`);
+    // on disk first: a crash from here on leaves a network whose bridge start-up re-creates
+    this.store.saveNetwork(rec);
+    this.nets.set(id, n);
+    let made = false;
+    try {
+      made = true;
+      await ipBatch(bridgeLines(bridge, this.bridgeMac(n), `${entry.Gateway}/${n.subnet!.len}`, n.mtu, undefined));
+      this.bridgeSysctls(n);
+      if (this.firewallReady) await this.nft.apply(networkUpdate(this.fwNets()));
+      await this.startDns(n);
+    } catch (e) {
+      this.nets.delete(id);
+      this.dns.close(entry.Gateway);
+      if (made) await ipBatch([`link del ${bridge}`], true).catch(() => undefined);
+      if (this.firewallReady) await this.nft.apply(networkUpdate(this.fwNets())).catch(() => undefined);
+      this.store.removeNetwork(id);
+      throw e;
+    }
+    this.o.events({ Type: 'network', Action: 'create', Actor: { ID: id, Attributes: { name, type: 'bridge' } } });
+    return { Id: id, Warning: '' };
+  }
+
+  remove(ref: string): Promise<void> {
+    return this.serial(async () => {
+      const n = this.getNet(ref);
+      if (n.rec.builtin) throw forbidden(`${n.name} is a pre-defined network and cannot be removed`);
+      if (this.inUse(n)) throw forbidden(`error while removing network: network ${n.name} id ${n.id} has active endpoints`);
+      await this.removeNet(n);
+    });
+  }
+
+  private async removeNet(n: Net): Promise<void> {
+    this.nets.delete(n.id);
+    this.dns.close(formatIPv4(n.gateway));
+    await ipBatch([`link del ${n.bridge}`], true).catch(() => undefined);
+    if (this.firewallReady) await this.nft.apply(networkUpdate(this.fwNets())).catch((e: unknown) => log.warn('cannot update firewall', { err: e }));
+    this.store.removeNetwork(n.id);
+    for (const k of [...this.rotation.keys()]) if (k.startsWith(`${n.id}/`)) this.rotation.delete(k);
+    this.o.events({ Type: 'network', Action: 'destroy', Actor: { ID: n.id, Attributes: { name: n.name, type: n.rec.Driver } } });
+  }
+
+  prune(filters: Filters): Promise<{ NetworksDeleted: string[] | null }> {
+    return this.serial(() => this.pruneNow(filters));
+  }
+
+  private async pruneNow(filters: Filters): Promise<{ NetworksDeleted: string[] | null }> {
+    checkFilterKeys(filters, ['until', 'label', 'label!']);
+    const until = filters.get('until')?.[0];
+    const untilMs = until ? parseTimestamp(until) : undefined;
+    const deleted: string[] = [];
+    for (const n of [...this.nets.values()]) {
+      if (n.rec.builtin || this.inUse(n)) continue;
+      if (!matchLabels(filters, n.rec.Labels)) continue;
+      if (untilMs !== undefined && Date.parse(n.rec.Created) > untilMs) continue;
+      // a stopped container still naming the network does not keep it (as Docker)
+      await this.removeNet(n);
+      deleted.push(n.name);
+    }
+    return { NetworksDeleted: deleted.length ? deleted : null };
+  }
+
+  private needHost(): ContainerHost {
+    if (!this.host) throw internal('network connect is not available: no container service');
+    return this.host;
+  }
+
+  async connect(ref: string, body: Record<string, unknown>): Promise<void> {
+    const n = this.getNet(ref);
+    const host = this.needHost();
+    const cref = typeof body['Container'] === 'string' ? body['Container'] : '';
+    if (!cref) throw invalid('container is required');
+    const rec0 = host.get(cref);
+    await host.locked(rec0.Id, async () => {
+      const rec = host.get(rec0.Id);
+      const mode = this.modeNetwork(rec);
+      if (n.rec.Driver === 'host' || mode === 'host') throw invalid('container cannot be disconnected from host network or connected to host network');
+      if (mode.startsWith('container:')) throw invalid('container sharing network namespace with another container or host cannot be connected to any other network');
+      if (n.rec.Driver === 'null' || mode === 'none') throw invalid('container cannot be connected to multiple networks with one of the networks in private (none) mode');
+      const cn = this.cnet(rec);
+      if (cn.requested.some((r) => this.findNetQuiet(r.network) === n)) throw forbidden(`endpoint with name ${cname(rec)} already exists in network ${n.name}`);
+      const req = this.endpointRequest(n.name, obj(body['EndpointConfig']));
+      this.validateRequest(n, req);
+      req.networkId = n.id;
+      const sb = rec.State.Running ? this.sandboxes.get(rec.Id) : undefined;
+      if (rec.State.Running && !sb) throw conflict(`container ${rec.Id} has no network namespace to connect (restore failed?)`);
+      if (sb) await this.connectLive(sb, n, req);
+      cn.requested.push(req);
+      if (sb) cn.attached = sb.st;
+      host.save(rec);
+    });
+    this.o.events({ Type: 'network', Action: 'connect', Actor: { ID: n.id, Attributes: { container: rec0.Id, name: n.name, type: n.rec.Driver } } });
+  }
+
+  private async connectLive(sb: Sandbox, n: Net, req: EndpointRequest): Promise<void> {
+    const ep = this.allocate(sb, n, req, req.mac, sb.eps.length);
+    const l = this.links(ep, false);
+    const host = hostEndpointLines(sb.st.pid, l);
+    const lines = innerEndpointLines(l);
+    const jobs: Array<Promise<void>> = [];
+    let gw = false;
+    if (!sb.st.gatewayNetwork && !n.internal) {
+      lines.push(`route replace default via ${formatIPv4(n.gateway)} dev ${ep.st.ifname}`);
+      gw = true;
+    }
+    let dns = false;
+    if (!sb.st.dns && n.hasDns) {
+      const port = this.dns.port(formatIPv4(n.gateway)) ?? 53;
+      lines.push(`route replace local 127.0.0.11 dev lo table local src ${ep.st.ip}`);
+      jobs.push(nftIn(sb.st.pid, containerDnsRules(formatIPv4(n.gateway), port)));
+      dns = true;
+      sb.st.dns = { networkId: n.id, server: formatIPv4(n.gateway), port };
+    }
+    try {
+      await Promise.all([ipBatch(host).then(() => ipBatchIn(sb.st.pid, lines)), ...jobs]);
+    } catch (e) {
+      n.pool?.release(ep.ip);
+      if (dns) delete sb.st.dns;
+      await ipBatch([`link del ${ep.st.hostVeth}`], true).catch(() => undefined);
+      throw e;
+    } finally {
+      this.pendingVeths.delete(ep.st.hostVeth);
+      n.pending--;
+    }
+    if (gw) sb.st.gatewayNetwork = n.id;
+    sb.eps.push(ep);
+    sb.st.endpoints = sb.eps.map((e) => e.st);
+    n.endpoints.set(sb.id, ep);
+    this.byIp.set(ep.st.ip, ep);
+    this.store.saveSandbox(sb.id, sb.st);
+    this.writeEtc(sb);
+  }
+
+  async disconnect(ref: string, body: Record<string, unknown>): Promise<void> {
+    const n = this.getNet(ref);
+    const host = this.needHost();
+    const cref = typeof body['Container'] === 'string' ? body['Container'] : '';
+    if (!cref) throw invalid('container is required');
+    const rec0 = host.get(cref);
+    await host.locked(rec0.Id, async () => {
+      const rec = host.get(rec0.Id);
+      const mode = this.modeNetwork(rec);
+      if (n.rec.Driver === 'host' || mode === 'host') throw invalid('container cannot be disconnected from host network or connected to host network');
+      const cn = this.cnet(rec);
+      const i = cn.requested.findIndex((r) => this.findNetQuiet(r.network) === n);
+      if (i < 0) throw forbidden(`container ${rec.Id} is not connected to network ${n.name}`);
+      const sb = rec.State.Running ? this.sandboxes.get(rec.Id) : undefined;
+      if (sb) await this.disconnectLive(sb, n);
+      cn.requested.splice(i, 1);
+      if (sb) cn.attached = sb.st;
+      host.save(rec);
+    });
+    this.o.events({ Type: 'network', Action: 'disconnect', Actor: { ID: n.id, Attributes: { container: rec0.Id, name: n.name, type: n.rec.Driver } } });
+  }
+
+  private async disconnectLive(sb: Sandbox, n: Net): Promise<void> {
+    const ep = sb.eps.find((e) => e.net === n);
+    if (!ep) return;
+    const inside: string[] = [];
+    const jobs: Array<Promise<void>> = [];
+    const rest = sb.eps.filter((e) => e !== ep);
+    // published ports follow the endpoint that carries them
+    if (sb.st.gatewayNetwork === n.id) {
+      const fw = this.fwPorts(sb);
+      if (fw.length && this.firewallReady) jobs.push(this.nft.apply(portElements('delete', fw)).catch((e: unknown) => log.warn('cannot remove port NAT', { err: e })));
+      this.releasePorts(sb.id, sb.st.ports);
+      sb.st.ports = [];
+      const next = rest.find((e) => !e.net.internal);
+      if (next) {
+        inside.push(`route replace default via ${formatIPv4(next.net.gateway)} dev ${next.st.ifname}`);
+        sb.st.gatewayNetwork = next.net.id;
+      } else delete sb.st.gatewayNetwork;
+    }
+    if (sb.st.dns?.networkId === n.id) {
+      const next = rest.find((e) => e.net.hasDns);
+      if (next) {
+        const server = formatIPv4(next.net.gateway);
+        const port = this.dns.port(server) ?? 53;
+        sb.st.dns = { networkId: next.net.id, server, port };
+        inside.push(`route replace local 127.0.0.11 dev lo table local src ${next.st.ip}`);
+        jobs.push(nftIn(sb.st.pid, containerDnsRules(server, port)));
+      } else {
+        // the 127.0.0.11 route went with the address it used as source
+        delete sb.st.dns;
+        jobs.push(nftIn(sb.st.pid, containerDnsRemove()));
+      }
+    }
+    // deleting the host end removes the pair (and with it the container's interface and its routes)
+    await ipBatch([`link del ${ep.st.hostVeth}`]).catch((e: unknown) => log.warn('cannot delete veth', { veth: ep.st.hostVeth, err: e }));
+    if (inside.length) jobs.push(ipBatchIn(sb.st.pid, inside));
+    const results = await Promise.allSettled(jobs);
+    for (const r of results) if (r.status === 'rejected') log.warn('disconnect: namespace update failed', { id: sb.id, err: r.reason });
+    sb.eps = rest;
+    sb.st.endpoints = rest.map((e) => e.st);
+    if (n.endpoints.get(sb.id) === ep) n.endpoints.delete(sb.id);
+    if (this.byIp.get(ep.st.ip) === ep) this.byIp.delete(ep.st.ip);
+    n.pool?.release(ep.ip);
+    this.store.saveSandbox(sb.id, sb.st);
+    this.writeEtc(sb);
+  }
+}
+
+export function createNetworkService(o: NetworkServiceOptions): NetworkService {
+  return new NetworkService(o);
+}
+

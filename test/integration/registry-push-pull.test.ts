@@ -1,0 +1,133 @@
+// Push and pull against a real registry (Debian's docker-registry, the CNCF
+// distribution registry 2.8) on loopback, through the real docker CLI: the
+// same image ID and digest come back into a fresh data-root, a second push
+// finds every layer there, and a multi-platform OCI index written by skopeo
+// pulls the host's platform by default and another with --platform.
+import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { expectMatch, okOut, skipUnlessRoot, useDaemon } from '../harness';
+import {
+  haveRegistry, haveSkopeo, jsonLines, makeLayerTar, skopeoCopy, startRegistry, writeOciImage, writeOciLayout, type RegistryPeer,
+} from './registry-peer';
+
+const skip = skipUnlessRoot() || (haveRegistry() ? false : 'docker-registry is not installed (apt-get install docker-registry)');
+
+describe('push and pull with a loopback registry', { skip }, () => {
+  const a = useDaemon();
+  const b = useDaemon({ busybox: false }); // the fresh data-root
+  let regA: RegistryPeer;
+  let regB: RegistryPeer;
+  let pushed: { id: string; digest: string } | undefined;
+
+  before(async () => {
+    regA = await startRegistry(a);
+    // The same storage served in b's network namespace: "the registry", seen from the second daemon.
+    regB = await startRegistry(b, { storage: regA.storage, port: regA.port });
+  });
+  after(async () => {
+    await regA?.stop();
+    await regB?.stop();
+  });
+
+  it('docker push prints the digest; a second push finds every layer', async () => {
+    const ref = `${regA.host}/test/busybox:1`;
+    okOut(await a.docker(['tag', 'busybox', ref]), 'docker tag');
+    const r = okOut(await a.docker(['push', ref], { timeoutMs: 120_000 }), 'docker push');
+    expectMatch(r, new RegExp(`The push refers to repository \\[${regA.host}/test/busybox\\]`), 'push output');
+    expectMatch(r, /: Pushed$/m, 'push output');
+    const m = /^1: digest: (sha256:[0-9a-f]{64}) size: (\d+)$/m.exec(r);
+    assert.ok(m, `no digest line in:\n${r}`);
+    const id = okOut(await a.docker(['image', 'inspect', '-f', '{{.Id}}', ref]), 'inspect');
+    const digests = okOut(await a.docker(['image', 'inspect', '-f', '{{json .RepoDigests}}', ref]), 'inspect RepoDigests');
+    assert.ok(digests.includes(`${regA.host}/test/busybox@${m[1]}`), `RepoDigests after push: ${digests}`);
+    pushed = { id, digest: m[1]! };
+
+    const again = okOut(await a.docker(['push', ref], { timeoutMs: 120_000 }), 'docker push again');
+    const layerLines = again.split('\n').filter((l) => /^[0-9a-f]{12}: /.test(l));
+    assert.ok(layerLines.length > 0, again);
+    for (const l of layerLines.filter((x) => !/Preparing|Waiting/.test(x))) expectMatch(l, /Layer already exists/, 'second push');
+    expectMatch(again, new RegExp(`^1: digest: ${m[1]} size: ${m[2]}$`, 'm'), 'same digest on the second push');
+  });
+
+  it('pull into a fresh data-root gives the same image ID and digest', async () => {
+    assert.ok(pushed, 'needs the push test');
+    const ref = `${regB.host}/test/busybox:1`;
+    const r = await b.docker(['pull', ref], { timeoutMs: 120_000 });
+    const out = okOut(r, 'docker pull');
+    expectMatch(out, /1: Pulling from test\/busybox/, 'pull output');
+    expectMatch(out, /Pull complete/, 'pull output');
+    expectMatch(out, new RegExp(`Digest: ${pushed.digest}`), 'pull output');
+    expectMatch(out, new RegExp(`Status: Downloaded newer image for ${regB.host}/test/busybox:1`), 'pull output');
+    assert.equal(okOut(await b.docker(['image', 'inspect', '-f', '{{.Id}}', ref]), 'inspect'), pushed.id);
+    const digests = okOut(await b.docker(['images', '--digests', '--format', '{{.Repository}} {{.Tag}} {{.Digest}}']), 'images --digests');
+    expectMatch(digests, new RegExp(`${regB.host}/test/busybox 1 ${pushed.digest}`), 'images --digests');
+    // It runs.
+    assert.equal(okOut(await b.docker(['run', '--rm', ref, 'echo', 'pulled-ok']), 'run pulled'), 'pulled-ok');
+    // Pull again: up to date, nothing downloaded.
+    const again = okOut(await b.docker(['pull', ref]), 'pull again');
+    expectMatch(again, /Status: Image is up to date for/, 'second pull');
+    assert.doesNotMatch(again, /Pull complete|Downloading/);
+    // rmi, then pull once more: still the same.
+    okOut(await b.docker(['rmi', ref]), 'rmi');
+    okOut(await b.docker(['pull', ref]), 'pull after rmi');
+    assert.equal(okOut(await b.docker(['image', 'inspect', '-f', '{{.Id}}', ref]), 'inspect'), pushed.id);
+    // Pushing what was pulled keeps the digest (same manifest bytes).
+    const re = okOut(await b.docker(['push', ref]), 'push the pulled image');
+    expectMatch(re, new RegExp(`1: digest: ${pushed.digest} `), 'push of the pulled image');
+  });
+
+  it('the pull progress stream has Docker\'s JSON shape', async () => {
+    const ref = `${regB.host}/test/busybox`;
+    okOut(await b.docker(['rmi', `${ref}:1`]), 'rmi');
+    const r = await b.api('POST', `/images/create?fromImage=${encodeURIComponent(ref)}&tag=1`, undefined, { headers: { 'X-Registry-Auth': 'e30=' }, timeoutMs: 120_000 });
+    assert.equal(r.status, 200, r.text);
+    assert.equal(r.headers['content-type'], 'application/json');
+    const msgs = jsonLines(r.text);
+    assert.deepEqual(msgs[0], { status: 'Pulling from test/busybox', id: '1' });
+    const layer = msgs.find((m) => m['status'] === 'Pulling fs layer');
+    assert.ok(layer && typeof layer['id'] === 'string' && /^[0-9a-f]{12}$/.test(layer['id'] as string), JSON.stringify(msgs));
+    assert.deepEqual(layer['progressDetail'], {});
+    const dl = msgs.find((m) => m['status'] === 'Downloading');
+    assert.ok(dl, 'Downloading messages');
+    const pd = dl['progressDetail'] as { current: number; total: number };
+    assert.ok(pd.current > 0 && pd.total >= pd.current, JSON.stringify(dl));
+    expectMatch(String(dl['progress']), /^\[=*>\s*\] +[0-9.]+[kMG]?B\/[0-9.]+[kMG]?B$/, 'progress text');
+    for (const s of ['Verifying Checksum', 'Download complete', 'Pull complete']) assert.ok(msgs.some((m) => m['status'] === s && m['id'] === layer['id']), s);
+    assert.ok(msgs.some((m) => typeof m['status'] === 'string' && /^Digest: sha256:[0-9a-f]{64}$/.test(m['status'] as string)));
+    assert.deepEqual(msgs[msgs.length - 1], { status: `Status: Downloaded newer image for ${ref}:1` });
+  });
+
+  it('unknown tags and repositories fail with Docker\'s messages', async () => {
+    const r = await b.docker(['pull', `${regB.host}/test/busybox:nope`]);
+    assert.equal(r.code, 1);
+    expectMatch(r.stderr, new RegExp(`Error response from daemon: manifest for ${regB.host}/test/busybox:nope not found: manifest unknown: manifest unknown`), 'unknown tag');
+    const r2 = await b.docker(['pull', `${regB.host}/no/such/repo`]);
+    assert.equal(r2.code, 1);
+    expectMatch(r2.stderr, /Error response from daemon: (manifest for|repository) .*not found/, 'unknown repo');
+  });
+
+  it('skopeo-written multi-platform index: host platform by default, arm64 with --platform', { skip: haveSkopeo() ? false : 'skopeo is not installed' }, async () => {
+    const layout = path.join(a.dir, 'oci-multi');
+    const amd = writeOciImage(layout, 'amd64', [makeLayerTar({ 'etc/arch': 'amd64\n' })]);
+    const arm = writeOciImage(layout, 'arm64', [makeLayerTar({ 'etc/arch': 'arm64\n' })]);
+    const { indexDigest } = writeOciLayout(layout, 'v1', [{ img: amd, arch: 'amd64' }, { img: arm, arch: 'arm64' }]);
+    assert.ok(fs.existsSync(path.join(layout, 'index.json')));
+    skopeoCopy(a, `oci:${layout}:v1`, `docker://${regA.host}/multi/app:v1`);
+    const ref = `${regB.host}/multi/app:v1`;
+    const host = process.arch === 'arm64' ? 'arm64' : 'amd64';
+    const p1 = okOut(await b.docker(['pull', ref]), 'pull default');
+    expectMatch(p1, new RegExp(`Digest: ${indexDigest}`), 'the index digest is reported');
+    assert.equal(okOut(await b.docker(['image', 'inspect', '-f', '{{.Architecture}}', ref]), 'inspect'), host);
+    assert.equal(okOut(await b.docker(['image', 'inspect', '-f', '{{.Id}}', ref]), 'inspect'), host === 'amd64' ? amd.configDigest : arm.configDigest);
+    const other = host === 'amd64' ? 'arm64' : 'amd64';
+    okOut(await b.docker(['pull', '--platform', `linux/${other}`, ref]), 'pull --platform');
+    assert.equal(okOut(await b.docker(['image', 'inspect', '-f', '{{.Architecture}}', ref]), 'inspect'), other);
+    const digests = okOut(await b.docker(['image', 'inspect', '-f', '{{json .RepoDigests}}', ref]), 'RepoDigests');
+    assert.ok(digests.includes(`@${indexDigest}`), digests);
+    const r = await b.docker(['pull', '--platform', 'linux/s390x', ref]);
+    assert.equal(r.code, 1);
+    expectMatch(r.stderr, /no matching manifest for linux\/s390x in the manifest list entries/, 'unknown platform');
+  });
+});
