@@ -16,6 +16,7 @@ export interface DaemonConfig {
   tlsCert?: string;
   tlsKey?: string;
   configFile?: string;
+  network: { bip?: string; fixedCidr?: string; mtu?: number; addressPools?: Array<{ base: string; size: number }> };
 }
 
 export const DEFAULT_SOCKET = 'unix:///run/berth/berth.sock';
@@ -31,9 +32,13 @@ Options:
   -D, --debug                  Enable debug mode
       --default-runtime string Path or name of the OCI runtime (default "runc")
       --exec-root string       Root directory for execution state files (default "/run/berth")
+      --bip string             Address and prefix of the default bridge (e.g. 172.17.0.1/16)
+      --default-address-pool   Default address pools for new networks: base=CIDR,size=N (repeatable)
+      --fixed-cidr string      IPv4 subnet for fixed IPs on the default bridge
   -G, --group string           Group for the unix socket (default "berth")
   -H, --host list              Daemon socket(s) to connect to (default unix:///run/berth/berth.sock)
   -l, --log-level string       Set the logging level ("debug"|"info"|"warn"|"error"|"fatal") (default "info")
+      --mtu int                Set the MTU of the default bridge
   -p, --pidfile string         Path to use for daemon PID file (default "/run/berth/berthd.pid")
       --runtime string         Path of the OCI runtime binary (default "runc")
       --tls                    Use TLS; implied by --tlsverify
@@ -78,7 +83,7 @@ export function parseArgs(argv: string[]): DaemonConfig | 'help' | 'version' {
   }
   if (flags.has('help')) return 'help';
   if (flags.has('version')) return 'version';
-  const known = ['host', 'data-root', 'exec-root', 'pidfile', 'log-level', 'config-file', 'default-runtime', 'runtime', 'conmon', 'group', 'tls', 'tlsverify', 'tlscacert', 'tlscert', 'tlskey', 'debug'];
+  const known = ['bip', 'fixed-cidr', 'mtu', 'default-address-pool', 'host', 'data-root', 'exec-root', 'pidfile', 'log-level', 'config-file', 'default-runtime', 'runtime', 'conmon', 'group', 'tls', 'tlsverify', 'tlscacert', 'tlscert', 'tlskey', 'debug'];
   for (const k of flags.keys()) if (!known.includes(k)) throw new Error(`unknown flag: --${k}`);
   const last = (k: string): string | undefined => flags.get(k)?.at(-1);
 
@@ -116,12 +121,27 @@ export function parseArgs(argv: string[]): DaemonConfig | 'help' | 'version' {
     group: last('group') ?? fstr('group') ?? 'berth',
     tls: tlsVerify || last('tls') === 'true' || fbool('tls') === true,
     tlsVerify,
+    network: {},
   };
   const ca = last('tlscacert') ?? fstr('tlscacert'), cert = last('tlscert') ?? fstr('tlscert'), key = last('tlskey') ?? fstr('tlskey');
   if (ca) cfg.tlsCaCert = ca;
   if (cert) cfg.tlsCert = cert;
   if (key) cfg.tlsKey = key;
   if (configFile) cfg.configFile = configFile;
+  const bip = last('bip'), fixedCidr = last('fixed-cidr'), mtu = last('mtu');
+  if (bip) cfg.network.bip = bip;
+  if (fixedCidr) cfg.network.fixedCidr = fixedCidr;
+  if (mtu) {
+    if (!/^\d+$/.test(mtu)) throw new Error(`invalid --mtu: ${mtu}`);
+    cfg.network.mtu = Number(mtu);
+  }
+  // --default-address-pool base=172.30.0.0/16,size=24 (repeatable), as dockerd
+  const pools = (flags.get('default-address-pool') ?? []).map((v) => {
+    const kv = Object.fromEntries(v.split(',').map((p) => p.split('=', 2) as [string, string]));
+    if (!kv['base'] || !kv['size'] || !/^\d+$/.test(kv['size'])) throw new Error(`invalid --default-address-pool: ${v}`);
+    return { base: kv['base'], size: Number(kv['size']) };
+  });
+  if (pools.length) cfg.network.addressPools = pools;
   return cfg;
 }
 

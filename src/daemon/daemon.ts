@@ -58,7 +58,7 @@ export class Daemon {
     fs.mkdirSync(path.dirname(cfg.pidfile), { recursive: true });
     fs.writeFileSync(cfg.pidfile, String(process.pid));
     this.images = await createImageService({ root: cfg.dataRoot, events: this.events.publish });
-    this.networks = createNetworkService({ root: path.join(cfg.dataRoot, 'network'), events: this.events.publish, configFile: cfg.configFile ?? '/etc/berth/daemon.json' });
+    this.networks = createNetworkService({ root: path.join(cfg.dataRoot, 'network'), events: this.events.publish, configFile: cfg.configFile ?? '/etc/berth/daemon.json', flags: cfg.network });
     await this.networks.init();
     this.volumes = new VolumeService(path.join(cfg.dataRoot, 'volumes'), this.events.publish);
     this.volumes.init();

@@ -31,6 +31,8 @@ export interface NetworkServiceOptions {
   configFile?: string;
   /** name of the default bridge (default berth0) */
   defaultBridge?: string;
+  /** berthd flags (--bip, --fixed-cidr, --mtu, --default-address-pool); they win over daemon.json */
+  flags?: { bip?: string; fixedCidr?: string; mtu?: number; addressPools?: Array<{ base: string; size: number }> };
 }
 
 const DEFAULT_BRIDGE = 'berth0';
@@ -214,6 +216,7 @@ export class NetworkService {
 
   private readDaemonConfig(): void {
     const file = this.o.configFile;
+    this.applyFlags();
     if (!file || !fs.existsSync(file)) return;
     let cfg: Record<string, unknown>;
     try {
@@ -225,6 +228,16 @@ export class NetworkService {
     if (typeof cfg['fixed-cidr'] === 'string') this.daemonCfg.fixedCidr = cfg['fixed-cidr'];
     if (typeof cfg['mtu'] === 'number') this.daemonCfg.mtu = cfg['mtu'];
     if (cfg['default-address-pools'] !== undefined) this.pools = parseAddressPools(cfg['default-address-pools']);
+    this.applyFlags();
+  }
+
+  private applyFlags(): void {
+    const f = this.o.flags;
+    if (!f) return;
+    if (f.bip) this.daemonCfg.bip = f.bip;
+    if (f.fixedCidr) this.daemonCfg.fixedCidr = f.fixedCidr;
+    if (f.mtu) this.daemonCfg.mtu = f.mtu;
+    if (f.addressPools?.length) this.pools = parseAddressPools(f.addressPools);
   }
 
   private ensurePredefined(): void {
