@@ -87,12 +87,15 @@ async function timed<T>(fn: () => Promise<T>): Promise<[number, T]> {
   return [performance.now() - t0, v];
 }
 
+/** Waits until removed layers are gone from disk and the filesystem has settled (so a deletion's cost does not land on the next run). */
 async function waitLayersGone(d: Daemon): Promise<void> {
   const snap = path.join(d.dataRoot, 'snapshots');
   for (let i = 0; i < 400; i++) {
-    if (!fs.readdirSync(snap).some((n) => n.startsWith('tmp-'))) return;
+    if (!fs.readdirSync(snap).some((n) => n.startsWith('tmp-'))) break;
     await sleep(25);
   }
+  nsExec(d, 'sync', []);
+  await sleep(500);
 }
 
 async function main(): Promise<void> {

@@ -3,6 +3,7 @@
 // every request) and Bearer (a token per scope set from the challenge's realm,
 // cached until it expires). Identity tokens (OAuth refresh tokens from a
 // previous login) and registry tokens are honoured as Docker does.
+import { createHash } from 'node:crypto';
 import { registryErrorText } from './errors';
 import { httpRequest, readBody, TransportError, type TlsOptions } from './transport';
 
@@ -193,7 +194,9 @@ export class Authorizer {
     if (!realm) throw new AuthError('unauthorized: bearer challenge without realm');
     const service = ch.params['service'] ?? '';
     const sorted = [...new Set(scopes)].sort();
-    const key = `${realm}|${service}|${this.auth.username ?? ''}|${sorted.join(' ')}`;
+    // Tokens are shared between pulls only for the very same credentials.
+    const who = createHash('sha256').update(`${this.auth.username ?? ''}\0${this.auth.password ?? ''}\0${this.auth.identitytoken ?? ''}`).digest('hex').slice(0, 16);
+    const key = `${realm}|${service}|${who}|${sorted.join(' ')}`;
     const now = Date.now();
     const cached = this.tokens.get(key) ?? this.cache.get(key);
     if (cached && cached.expiresAt > now && !opts.offline) return { token: cached.token };

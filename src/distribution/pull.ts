@@ -24,8 +24,8 @@ import {
   type ConfigSummary, type Descriptor, type ImageManifest, type Platform,
 } from './media';
 import type { ProgressOutput } from './progress';
-import { bodyError, TransportError, type HttpResponse } from './transport';
-import { Semaphore, shortDigest, sleep } from './util';
+import { resumableBlob } from './fetch';
+import { Semaphore, shortDigest } from './util';
 
 export interface PullRequest {
   /** fromImage as sent (any user form). */
@@ -103,12 +103,6 @@ function translateError(e: unknown, ref: Reference): unknown {
     default:
       return new Error(e.text);
   }
-}
-
-function retryable(e: unknown): boolean {
-  if (e instanceof TransportError) return e.retryable;
-  if (e instanceof RegistryError) return e.status >= 500 || e.status === 429 || e.status === 408;
-  return false;
 }
 
 export class Puller {
@@ -325,7 +319,12 @@ export class Puller {
     try {
       const local = images.content.has(d.digest);
       const writer = local ? undefined : await images.content.writer({ digest: d.digest, size: d.size });
-      const src: AsyncIterable<Buffer> = local ? images.content.createReadStream(d.digest) : this.remoteBlob(repo, d, id, o, signal);
+      const src: AsyncIterable<Buffer> = local ? images.content.createReadStream(d.digest) : resumableBlob(repo, d, {
+        maxAttempts: this.d.cfg.maxDownloadAttempts,
+        signal,
+        onRetry: (s) => o.out.status(`Retrying in ${s} second${s > 1 ? 's' : ''}`, id),
+        ...(process.env['BERTH_TEST_FAST_RETRY'] === '1' ? { secondMs: 50 } : {}),
+      });
       const pt = new PassThrough({ highWaterMark: 1 << 20 });
       let tarSize = 0;
       const plain = (async function* (): AsyncGenerator<Buffer> {
@@ -390,78 +389,6 @@ export class Puller {
       o.out.status('Pull complete', id);
     } finally {
       release();
-    }
-  }
-
-  /** A blob's bytes from the registry, resuming with Range after a broken connection (max-download-attempts). */
-  private async *remoteBlob(repo: Repository, d: Descriptor, id: string, o: PullRequest, signal: AbortSignal): AsyncGenerator<Buffer> {
-    let offset = 0;
-    let failures = 0;
-    let lastFailureAt = 0;
-    const max = this.d.cfg.maxDownloadAttempts;
-    for (;;) {
-      let res: HttpResponse | undefined;
-      let err: unknown;
-      try {
-        res = await repo.getBlob(d.digest, offset, signal);
-      } catch (e) {
-        err = e;
-      }
-      if (res) {
-        let skip = 0;
-        if (offset > 0 && res.status === 200) skip = offset; // the server ignored Range: skip what we have
-        else if (offset > 0 && res.status === 206) {
-          const m = /bytes (\d+)-/.exec(String(res.headers['content-range'] ?? ''));
-          if (!m || Number(m[1]) !== offset) {
-            res.body.destroy();
-            throw new Error(`blob ${d.digest}: registry answered range ${String(res.headers['content-range'])} for offset ${offset}`);
-          }
-        }
-        let finished = false;
-        try {
-          const it = res.body[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
-          for (;;) {
-            let step: IteratorResult<Buffer>;
-            try {
-              step = await it.next();
-            } catch (e) {
-              err = bodyError(e, res);
-              break;
-            }
-            if (step.done) break;
-            let b = step.value;
-            if (skip > 0) {
-              if (b.length <= skip) {
-                skip -= b.length;
-                continue;
-              }
-              b = b.subarray(skip);
-              skip = 0;
-            }
-            offset += b.length;
-            yield b;
-          }
-          if (err === undefined) {
-            if (offset >= d.size) {
-              finished = true;
-              return;
-            }
-            err = new TransportError(`GET "${res.url}": unexpected EOF`, 'EOF', true);
-          }
-        } finally {
-          if (!finished) res.body.destroy();
-        }
-      }
-      if (!retryable(err) || signal.aborted) throw err;
-      if (offset - lastFailureAt < 1 << 20) failures++; // progress since the last cut resets nothing unless it was real
-      else failures = 1;
-      lastFailureAt = offset;
-      if (failures >= max) throw err;
-      log.info('blob download interrupted; resuming', { digest: d.digest, offset, attempt: failures, err: err instanceof Error ? err.message : String(err) });
-      for (let s = Math.min(5, failures); s > 0; s--) {
-        o.out.status(`Retrying in ${s} second${s > 1 ? 's' : ''}`, id);
-        await sleep(process.env['BERTH_TEST_FAST_RETRY'] === '1' ? 50 : 1000, signal);
-      }
     }
   }
 }

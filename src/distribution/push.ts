@@ -216,7 +216,7 @@ export class Pusher {
         try {
           const up = await repo.startUpload({ digest: c.digest, from: fr.path }, signal);
           if (up.mounted) {
-            o.out.status(`Mounted from ${familiarName(fr)}`, id);
+            o.out.status(`Mounted from ${fr.path}`, id);
             this.record(l.diffId, c, repoName);
             return strip(c);
           }

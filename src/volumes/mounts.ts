@@ -247,13 +247,8 @@ export async function copyUp(rootfs: string, dst: string, volumeDir: string): Pr
       if (fs.readdirSync(`/proc/self/fd/${out.rootFd}`).length) return false; // not empty: never copied into
       const st = fs.fstatSync(src.dirFd(loc.path));
       const w = new ScopedWriter(out, '/');
-      try {
-        for await (const e of walkEntries(src, loc.path, null, '')) await w.entry(toHeader(e), e.type === 'file' ? e.body : undefined);
-        await w.finish();
-      } catch (e) {
-        await w.flush().catch(() => undefined); // nothing may still be writing when the volume is closed
-        throw e;
-      }
+      for await (const e of walkEntries(src, loc.path, null, '')) await w.entry(toHeader(e), e.type === 'file' ? e.body : undefined);
+      w.finish();
       fs.fchownSync(out.rootFd, st.uid, st.gid);
       fs.fchmodSync(out.rootFd, st.mode & 0o7777);
       fs.futimesSync(out.rootFd, st.atime, st.mtime);

@@ -540,7 +540,7 @@ export interface EntryHeader {
   devmajor: number;
   devminor: number;
   xattrs?: Map<string, Buffer>;
-  /** data size of a file (lets small files be written in the background) */
+  /** data size of a file */
   size?: number;
 }
 
@@ -554,9 +554,7 @@ export interface WriterOptions {
 }
 
 const XATTR_ALLOWED = /^(security|user)\./;
-/** Files up to this size are written in the background, this many at a time. */
-const BACKGROUND_MAX = 256 * 1024;
-const BACKGROUND_OPS = 64;
+
 
 /** Cleans an archive name into components; ".." above the destination is refused (Docker's breakout check). */
 function entryComponents(name: string): string[] {
@@ -582,55 +580,10 @@ export class ScopedWriter {
   private readonly dirTimes: Array<[string, number]> = [];
   /** archive parent directory → its canonical path, while nothing has been removed */
   private readonly parents = new Map<string, string>();
-  /** small files being written in the background (creating files is what costs), by canonical path */
-  private readonly pending = new Map<string, Promise<void>>();
-  private readonly queue: Array<Promise<void>> = [];
-  private failed: { error: unknown } | undefined;
   entries = 0;
   bytes = 0;
 
   constructor(private readonly sfs: ScopedFs, private readonly dest: string, private readonly opts: WriterOptions = {}) {}
-
-  /** Keeps the number of open directory descriptors bounded (only once nothing is written in the background). */
-  private async trim(): Promise<void> {
-    if (this.sfs.cached <= 512) return;
-    await this.flush();
-    this.sfs.trim();
-  }
-
-  /** Waits for the background writes; throws the first error one of them had. */
-  async flush(): Promise<void> {
-    while (this.queue.length) await this.queue.shift();
-    this.pending.clear();
-    if (this.failed) throw this.failed.error;
-  }
-
-  /**
-   * Writes a new small file off the main thread: open (O_EXCL, never through
-   * a link), data, owner, mode, times. The directory's descriptor stays open
-   * until flush() (trim only runs after one).
-   */
-  private background(tpath: string, target: string, h: EntryHeader, chunks: Buffer[]): void {
-    const o = this.owner(h);
-    const run = async (): Promise<void> => {
-      const fh = await fs.promises.open(target, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0o600);
-      try {
-        if (chunks.length === 1) await fh.write(chunks[0] as Buffer);
-        else if (chunks.length) await fh.writev(chunks);
-        if (o) await fh.chown(o.uid, o.gid);
-        await fh.chmod(h.mode & 0o7777);
-        if (h.xattrs?.size) this.xattrs(target, h);
-        await fh.utimes(h.mtime, h.mtime);
-      } finally {
-        await fh.close();
-      }
-    };
-    const p = run().catch((e: unknown) => {
-      this.failed ??= { error: e };
-    });
-    this.pending.set(tpath, p);
-    this.queue.push(p);
-  }
 
   private owner(h: EntryHeader): { uid: number; gid: number } | undefined {
     if (this.opts.sameOwner === false) return undefined;
@@ -649,6 +602,8 @@ export class ScopedWriter {
     }
     const p = childPath(dir, name);
     if (st.isDirectory()) {
+      // never empty a volume or another mount by replacing its mount point
+      if (this.sfs.isMount(p) || st.dev !== fs.fstatSync(fd).dev) throw fsError('EBUSY', `device or resource busy: ${p} is a mount point`);
       try {
         for (const c of fs.readdirSync(at(this.sfs.dirFd(p)))) this.removeAt(p, c);
       } catch (e) {
@@ -666,7 +621,6 @@ export class ScopedWriter {
   }
 
   async entry(h: EntryHeader, body?: AsyncIterable<Buffer> | Buffer): Promise<void> {
-    if (this.failed) throw this.failed.error;
     this.entries++;
     const comps = entryComponents(h.name);
     if (h.type === 'other') return;
@@ -690,9 +644,11 @@ export class ScopedWriter {
     const dfd = this.sfs.dirFd(dir);
     const target = at(dfd, base);
     const tpath = childPath(dir, base);
-    const same = this.pending.get(tpath);
-    if (same) await same;
-    if (h.type === 'link') await this.flush(); // its source may still be being written
+    if (h.type === 'file') {
+      await this.file(dir, base, tpath, h, body);
+      this.trim();
+      return;
+    }
     let st: fs.Stats | undefined;
     try {
       st = fs.lstatSync(target);
@@ -704,19 +660,9 @@ export class ScopedWriter {
       if (this.opts.noOverwriteDirNonDir && !st.isDirectory() && h.type === 'dir') throw invalid(`cannot overwrite non-directory "${tpath}" with directory "${this.dest}"`);
       if (!(st.isDirectory() && h.type === 'dir')) {
         if (h.type === 'link' && this.linkSource(h) === tpath) return;
-        await this.flush(); // nothing may be written below what goes away
         this.removeAt(dir, base);
         this.parents.clear();
       }
-    } else if (h.type === 'file' && body !== undefined && (h.size ?? (Buffer.isBuffer(body) ? body.length : Infinity)) <= BACKGROUND_MAX) {
-      const chunks: Buffer[] = [];
-      if (Buffer.isBuffer(body)) chunks.push(body);
-      else for await (const c of body) chunks.push(c);
-      for (const c of chunks) this.bytes += c.length;
-      this.background(tpath, target, h, chunks);
-      if (this.queue.length >= BACKGROUND_OPS) await this.queue.shift();
-      await this.trim();
-      return;
     }
     switch (h.type) {
       case 'dir': {
@@ -729,18 +675,6 @@ export class ScopedWriter {
         }
         this.meta(fd, target, h);
         this.dirTimes.push([tpath, h.mtime]);
-        break;
-      }
-      case 'file': {
-        const fd = fs.openSync(target, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0o600);
-        try {
-          if (Buffer.isBuffer(body)) this.writeAll(fd, body);
-          else if (body) for await (const c of body) this.writeAll(fd, c);
-          this.meta(fd, target, h);
-          fs.futimesSync(fd, h.mtime, h.mtime);
-        } finally {
-          fs.closeSync(fd);
-        }
         break;
       }
       case 'symlink': {
@@ -779,7 +713,46 @@ export class ScopedWriter {
         break;
       }
     }
-    await this.trim();
+    this.trim();
+  }
+
+  /** Keeps the number of open directory descriptors bounded. */
+  private trim(): void {
+    if (this.sfs.cached > 512) this.sfs.trim();
+  }
+
+  /**
+   * A regular file: created O_EXCL|O_NOFOLLOW (what was there is removed only
+   * when that fails), owner and mode set only where they differ from what the
+   * creation gave (each setattr is costly on overlayfs).
+   */
+  private async file(dir: string, base: string, tpath: string, h: EntryHeader, body?: AsyncIterable<Buffer> | Buffer): Promise<void> {
+    const target = at(this.sfs.dirFd(dir), base);
+    const mode = h.mode & 0o7777;
+    const create = (): number => fs.openSync(target, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, mode & 0o777);
+    let fd: number;
+    try {
+      fd = create();
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      const st = fs.lstatSync(target);
+      if (this.opts.noOverwriteDirNonDir && st.isDirectory()) throw invalid(`cannot overwrite directory "${tpath}" with non-directory "${this.dest}"`);
+      this.removeAt(dir, base);
+      this.parents.clear();
+      fd = create();
+    }
+    try {
+      if (Buffer.isBuffer(body)) this.writeAll(fd, body);
+      else if (body) for await (const c of body) this.writeAll(fd, c);
+      const st = fs.fstatSync(fd);
+      const o = this.owner(h);
+      if (o && (st.uid !== o.uid || st.gid !== o.gid)) fs.fchownSync(fd, o.uid, o.gid);
+      if ((st.mode & 0o7777) !== mode || (o && (st.uid !== o.uid || st.gid !== o.gid) && mode & 0o6000)) fs.fchmodSync(fd, mode);
+      if (h.xattrs?.size) this.xattrs(target, h);
+      fs.futimesSync(fd, h.mtime, h.mtime);
+    } finally {
+      fs.closeSync(fd);
+    }
   }
 
   private writeAll(fd: number, b: Buffer): void {
@@ -816,9 +789,8 @@ export class ScopedWriter {
     }
   }
 
-  /** Waits for the background writes, then sets directory times (creating entries changes them). */
-  async finish(): Promise<void> {
-    await this.flush();
+  /** Directory times last (creating entries changes them). */
+  finish(): void {
     for (const [p, t] of this.dirTimes.reverse()) {
       try {
         fs.futimesSync(this.sfs.dirFd(p), t, t);

@@ -10,7 +10,8 @@ import { spawnSync } from 'node:child_process';
 import { describe, it } from 'node:test';
 import { packTar, type TarInput } from '../../src/common/archive';
 import { expectCode, expectMatch, okOut, skipUnlessRoot, useDaemon, waitFor } from '../harness';
-import { apiBuild, build, buildOk, context, streamText, tarOf } from './build-util';
+import { apiBuild, build, buildOk, context, streamText, tarOf, tempDir } from './build-util';
+import { haveRegistry, startRegistry } from './registry-peer';
 
 function tarBuffer(entries: TarInput[]): Promise<Buffer> {
   return new Promise((resolve, reject) => {
@@ -97,7 +98,7 @@ describe('docker build: context, COPY and ADD', { skip: skipUnlessRoot() }, () =
   });
 
   it('ADD extracts local archives (members with ../ stay inside the destination), copies other files as they are', async () => {
-    const work = fs.mkdtempSync(path.join(os.tmpdir(), 'addsrc-'));
+    const work = tempDir('addsrc-');
     fs.mkdirSync(path.join(work, 'pkg/bin'), { recursive: true });
     fs.writeFileSync(path.join(work, 'pkg/bin/tool'), '#!/bin/sh\necho tool\n', { mode: 0o755 });
     const dir = context({ Dockerfile: 'FROM busybox\nADD pkg.tar.gz /opt/\nADD evil.tar /dst/\nADD plain.txt /plain.txt\nRUN find /opt /dst | sort && cat /plain.txt\n', 'plain.txt': 'not an archive\n' });
@@ -167,6 +168,30 @@ describe('docker build: context, COPY and ADD', { skip: skipUnlessRoot() }, () =
     expectMatch(out, /# Executing 2 build triggers\n/, 'triggers announced');
     expectMatch(out, /\ntriggered\nfrom child context\n/, 'triggers ran');
     assert.equal(okOut(await d.docker(['inspect', '-f', '{{json .Config.OnBuild}}', 'onbuild-child']), 'inspect'), '[]');
+  });
+
+  it('FROM an image that is only in a registry: pulled during the build (progress in the stream); --pull', { skip: haveRegistry() ? false : 'no docker-registry binary' }, async () => {
+    const reg = await startRegistry(d);
+    try {
+      const ref = `${reg.host}/build/base:1`;
+      okOut(await d.docker(['tag', 'busybox', ref]), 'tag');
+      okOut(await d.docker(['push', ref], { timeoutMs: 120_000 }), 'push');
+      okOut(await d.docker(['rmi', ref]), 'rmi');
+      const dir = context({ Dockerfile: `FROM ${ref}\nRUN echo built-on-a-pulled-base\n` });
+      const r = await apiBuild(d, tarOf(dir), 't=pulled:1');
+      assert.equal(r.status, 200, r.text);
+      assert.ok(!r.messages.some((m) => m['error']), r.text);
+      assert.ok(r.messages.some((m) => typeof m['status'] === 'string' && /Pulling from build\/base|Download complete|Pull complete|Already exists/.test(m['status'])), `pull progress in the stream: ${r.text.slice(0, 2000)}`);
+      expectMatch(streamText(r.messages), /built-on-a-pulled-base/, 'RUN on the pulled base');
+      okOut(await d.docker(['image', 'inspect', ref]), 'the base is now local');
+      const again = await buildOk(d, dir, ['--pull']);
+      expectMatch(again, /Successfully built/, '--pull with the registry reachable');
+    } finally {
+      await reg.stop();
+    }
+    // --pull when the registry is gone: the local copy is used.
+    const local = await buildOk(d, context({ Dockerfile: 'FROM busybox\nRUN true\n' }), ['--pull']);
+    expectMatch(local, /Successfully built/, '--pull without a registry');
   });
 
   it('the error stream: in-band errorDetail with the exit code, and a 400 before any output', async () => {

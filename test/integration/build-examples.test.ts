@@ -4,11 +4,10 @@
 // heredocs), a failing RUN, docker history, and the build options.
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { describe, it } from 'node:test';
 import { busyboxTar, expectCode, expectMatch, okOut, skipUnlessRoot, useDaemon, waitFor } from '../harness';
-import { apiBuild, build, buildOk, builtId, context, ranSteps, tarOf } from './build-util';
+import { apiBuild, build, buildOk, builtId, context, ranSteps, tarOf, tempDir } from './build-util';
 
 describe('docker build: examples and options', { skip: skipUnlessRoot() }, () => {
   const d = useDaemon();
@@ -83,6 +82,30 @@ describe('docker build: examples and options', { skip: skipUnlessRoot() }, () =>
     assert.equal(okOut(await d.docker(['run', '--rm', 'multi:builder', 'cat', '/src/input.txt']), 'run target'), 'secret build input');
   });
 
+  it('independent stages run concurrently; the output stays in stage order', async () => {
+    const dir = context({
+      Dockerfile: [
+        'FROM busybox AS a', 'RUN sleep 2 && echo from-a > /a',
+        'FROM busybox AS b', 'RUN sleep 2 && echo from-b > /b',
+        'FROM busybox', 'COPY --from=a /a /a', 'COPY --from=b /b /b', 'RUN cat /a /b',
+      ].join('\n'),
+    });
+    const r = await build(d, dir, ['--no-cache', '-t', 'parallel:1']);
+    expectCode(r, 0, 'build');
+    assert.ok(r.durationMs < 3800, `two 2 s stages took ${Math.round(r.durationMs)} ms: not concurrent`);
+    const steps = [...r.stdout.matchAll(/^Step (\d+)\/8 : /gm)].map((m) => Number(m[1]));
+    assert.deepEqual(steps, [1, 2, 3, 4, 5, 6, 7, 8]);
+    expectMatch(r.stdout, /Step 2\/8 : RUN sleep 2 && echo from-a > \/a\n ---> Running in [0-9a-f]{12}\nRemoving intermediate container [0-9a-f]{12}\n ---> [0-9a-f]{12}\nStep 3\/8 : FROM busybox AS b\n/, 'stage a printed as a block');
+    expectMatch(r.stdout, /\nfrom-a\nfrom-b\n/, 'final stage');
+    // A failing stage stops the others: the build ends quickly with its error, and no container is left.
+    const before = okOut(await d.docker(['ps', '-aq']), 'ps');
+    const f = await build(d, context({ Dockerfile: 'FROM busybox AS slow\nRUN sleep 20\nFROM busybox AS bad\nRUN sleep 1; exit 3\nFROM busybox\nCOPY --from=slow /etc/hostname /x\nCOPY --from=bad /etc/hostname /y\n' }), ['--no-cache']);
+    expectCode(f, 3, 'failing stage');
+    assert.ok(f.durationMs < 10_000, `the build waited for the slow stage (${Math.round(f.durationMs)} ms)`);
+    expectMatch(f.stderr, /returned a non-zero code: 3/, 'error');
+    assert.equal(okOut(await d.docker(['ps', '-aq']), 'ps'), before, 'no container left');
+  });
+
   it('USER + WORKDIR + ENV + ARG substitution', async () => {
     const dir = context({
       Dockerfile: [
@@ -108,6 +131,43 @@ describe('docker build: examples and options', { skip: skipUnlessRoot() }, () =>
     assert.ok(!cfg.Env.some((e) => e.startsWith('GREETING=') || e.startsWith('USERNAME=')), 'ARGs are not persisted in the image');
     assert.deepEqual(cfg.Labels, { who: 'app', greeting: 'hello' });
     assert.equal(okOut(await d.docker(['run', '--rm', 'subst:1', 'stat', '-c', '%U', '/home/app/work/out.txt']), 'owner'), 'app');
+  });
+
+  it('metadata instructions: SHELL, HEALTHCHECK, STOPSIGNAL, VOLUME, EXPOSE, MAINTAINER, LABEL; proxy args', async () => {
+    const dir = context({
+      Dockerfile: [
+        'FROM busybox',
+        'MAINTAINER Jane Doe <jane@example.com>',
+        'SHELL ["/bin/sh", "-ec"]',
+        'RUN echo "shell ok; proxy=$HTTP_PROXY"',
+        'ARG PORT=8080',
+        'EXPOSE $PORT 53/udp',
+        'VOLUME ["/data", "/logs"]',
+        'STOPSIGNAL SIGQUIT',
+        'HEALTHCHECK --interval=5s --timeout=2s --retries=4 CMD wget -q -O- http://localhost:$PORT/ || exit 1',
+        'LABEL org.example.a="x y" org.example.b=$PORT',
+        'CMD echo shell form',
+      ].join('\n'),
+    });
+    const out = await buildOk(d, dir, ['-t', 'meta:1', '--build-arg', 'HTTP_PROXY=http://proxy.invalid:3128']);
+    expectMatch(out, /\nshell ok; proxy=http:\/\/proxy\.invalid:3128\n/, 'proxy args reach RUN');
+    assert.doesNotMatch(out, /not consumed/, 'proxy args need no ARG');
+    const img = JSON.parse(okOut(await d.docker(['image', 'inspect', 'meta:1']), 'inspect'))[0] as {
+      Author: string; Config: { Shell: string[]; ExposedPorts: Record<string, unknown>; Volumes: Record<string, unknown>; StopSignal: string; Labels: Record<string, string>; Cmd: string[];
+        Healthcheck: { Test: string[]; Interval: number; Timeout: number; Retries: number } };
+    };
+    assert.equal(img.Author, 'Jane Doe <jane@example.com>');
+    assert.deepEqual(img.Config.Shell, ['/bin/sh', '-ec']);
+    assert.deepEqual(Object.keys(img.Config.ExposedPorts).sort(), ['53/udp', '8080/tcp']);
+    assert.deepEqual(Object.keys(img.Config.Volumes).sort(), ['/data', '/logs']);
+    assert.equal(img.Config.StopSignal, 'SIGQUIT');
+    assert.deepEqual(img.Config.Labels, { 'org.example.a': 'x y', 'org.example.b': '8080' });
+    assert.deepEqual(img.Config.Cmd, ['/bin/sh', '-ec', 'echo shell form']);
+    assert.deepEqual(img.Config.Healthcheck, { Test: ['CMD-SHELL', 'wget -q -O- http://localhost:$PORT/ || exit 1'], Interval: 5e9, Timeout: 2e9, Retries: 4 });
+    const hist = okOut(await d.docker(['history', '--no-trunc', '--format', '{{.CreatedBy}}', 'meta:1']), 'history');
+    assert.doesNotMatch(hist, /proxy\.invalid/, 'proxy values stay out of the history');
+    // As Docker: proxy args are in the RUN's environment but not in its history line ("|0": no other args).
+    expectMatch(hist, /^\|0 \/bin\/sh -ec echo "shell ok; proxy=\$HTTP_PROXY"$/m, 'RUN with the SHELL');
   });
 
   it('heredocs: RUN <<EOF scripts, a shebang script, COPY <<EOF files', async () => {
@@ -191,7 +251,7 @@ describe('docker build: examples and options', { skip: skipUnlessRoot() }, () =>
     const dir = context({
       'docker/Dockerfile.prod': 'FROM busybox\nARG USED=1\nRUN echo used=$USED\n',
     });
-    const iid = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'iid-')), 'id');
+    const iid = path.join(tempDir('iid-'), 'id');
     const df = path.join(dir, 'docker/Dockerfile.prod');
     const q = await build(d, dir, ['-q', '-f', df, '--iidfile', iid, '-t', 'opts:a', '-t', 'opts:b', '--label', 'com.example.team=builders', '--build-arg', 'USED=2', '--build-arg', 'EXTRA=3']);
     expectCode(q, 0, 'build -q');
@@ -218,7 +278,7 @@ describe('docker build: examples and options', { skip: skipUnlessRoot() }, () =>
     const stdin = await d.docker(['build', '-t', 'fromstdin:1', '-'], { input: 'FROM busybox\nRUN echo built-from-stdin\n' });
     expectCode(stdin, 0, 'docker build -');
     expectMatch(stdin.stdout, /built-from-stdin/, 'stdin Dockerfile');
-    const outside = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'df-')), 'Dockerfile');
+    const outside = path.join(tempDir('df-'), 'Dockerfile');
     fs.writeFileSync(outside, 'FROM busybox\nCOPY f.txt /f.txt\nRUN cat /f.txt\n');
     const o = await buildOk(d, context({ 'f.txt': 'context file\n' }), ['-f', outside, '--no-cache']);
     expectMatch(o, /\ncontext file\n/, '-f outside the context');

@@ -14,10 +14,16 @@ process.on('exit', () => {
   for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
 });
 
+/** A temporary directory removed when the test process exits. */
+export function tempDir(prefix = 'bctx-'): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  dirs.push(dir);
+  return dir;
+}
+
 /** Writes a build context directory; returns its path. */
 export function context(files: Record<string, FileSpec>): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bctx-'));
-  dirs.push(dir);
+  const dir = tempDir();
   writeFiles(dir, files);
   return dir;
 }

@@ -85,6 +85,13 @@ describe('volumes, binds and tmpfs (docker CLI)', { skip: skipUnlessRoot() }, ()
     // a non-empty volume is never copied into again
     okOut(await d.docker(['run', '--rm', '-v', 'fresh:/data', 'volimg:1', 'sh', '-c', 'rm /data/hello; echo mine > /data/mine']), 'change volume');
     assert.equal(okOut(await d.docker(['run', '--rm', '-v', 'fresh:/data', 'volimg:1', 'ls', '/data']), 'second run'), 'link\nmine\nsub');
+    // a container that never ran: its volume is filled before docker cp looks at it, as Docker fills it at create
+    okOut(await d.docker(['create', '--name', 'precopy', '-v', 'precopy:/data', 'volimg:1', 'true']), 'create');
+    const cpOut = await d.docker(['cp', 'precopy:/data/sub/deep', '-']);
+    expectCode(cpOut, 0, 'cp out of a never-started container\'s volume');
+    expectMatch(cpOut.stdout, /deep\n/, 'the image content is there');
+    okOut(await d.docker(['rm', '-v', 'precopy']), 'rm');
+    okOut(await d.docker(['volume', 'rm', 'precopy']), 'rm volume');
     // nocopy
     assert.equal(okOut(await d.docker(['run', '--rm', '-v', 'empty-nc:/data:nocopy', 'volimg:1', 'ls', '-A', '/data']), 'nocopy'), '');
     assert.equal(okOut(await d.docker(['run', '--rm', '--mount', 'type=volume,src=empty-nc2,dst=/data,volume-nocopy', 'volimg:1', 'ls', '-A', '/data']), 'volume-nocopy'), '');

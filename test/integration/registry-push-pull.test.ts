@@ -99,6 +99,32 @@ describe('push and pull with a loopback registry', { skip }, () => {
     assert.deepEqual(msgs[msgs.length - 1], { status: `Status: Downloaded newer image for ${ref}:1` });
   });
 
+  it('pull by digest, --all-tags, two pulls at once, pull/push events', async () => {
+    assert.ok(pushed, 'needs the push test');
+    const since = Math.floor(Date.now() / 1000) - 1;
+    okOut(await a.docker(['tag', 'busybox', `${regA.host}/test/busybox:2`]), 'tag');
+    okOut(await a.docker(['push', `${regA.host}/test/busybox:2`]), 'push :2');
+    const byDigest = `${regB.host}/test/busybox@${pushed.digest}`;
+    const r = okOut(await b.docker(['pull', byDigest]), 'pull by digest');
+    expectMatch(r, new RegExp(`Status: (Downloaded newer image|Image is up to date) for ${regB.host}/test/busybox@${pushed.digest}`), 'pull by digest');
+    assert.equal(okOut(await b.docker(['image', 'inspect', '-f', '{{.Id}}', byDigest]), 'inspect by digest'), pushed.id);
+    const all = okOut(await b.docker(['pull', '--all-tags', `${regB.host}/test/busybox`], { timeoutMs: 120_000 }), 'pull --all-tags');
+    expectMatch(all, /1: Pulling from test\/busybox/, 'all tags');
+    expectMatch(all, /2: Pulling from test\/busybox/, 'all tags');
+    const tags = okOut(await b.docker(['images', '--format', '{{.Tag}}', `${regB.host}/test/busybox`]), 'images').split('\n').sort();
+    assert.deepEqual(tags, ['1', '2']);
+    // Two clients pulling the same image at the same moment both succeed.
+    okOut(await b.docker(['rmi', `${regB.host}/test/busybox:1`, `${regB.host}/test/busybox:2`]), 'rmi'); // the digest reference goes with the last tag, as in Docker
+    const [p1, p2] = await Promise.all([b.docker(['pull', `${regB.host}/test/busybox:1`]), b.docker(['pull', `${regB.host}/test/busybox:1`])]);
+    okOut(p1, 'concurrent pull 1');
+    okOut(p2, 'concurrent pull 2');
+    assert.equal(okOut(await b.docker(['run', '--rm', `${regB.host}/test/busybox:1`, 'echo', 'ok']), 'run'), 'ok');
+    const ev = okOut(await a.docker(['events', '--since', String(since), '--until', String(Math.floor(Date.now() / 1000) + 1), '--filter', 'type=image', '--format', '{{.Action}} {{.Actor.ID}}']), 'events');
+    expectMatch(ev, new RegExp(`^push ${regA.host}/test/busybox:2$`, 'm'), 'push event');
+    const evb = okOut(await b.docker(['events', '--since', String(since), '--until', String(Math.floor(Date.now() / 1000) + 1), '--filter', 'type=image', '--format', '{{.Action}} {{.Actor.ID}}']), 'events');
+    expectMatch(evb, new RegExp(`^pull ${regB.host}/test/busybox:1$`, 'm'), 'pull event');
+  });
+
   it('unknown tags and repositories fail with Docker\'s messages', async () => {
     const r = await b.docker(['pull', `${regB.host}/test/busybox:nope`]);
     assert.equal(r.code, 1);

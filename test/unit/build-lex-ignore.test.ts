@@ -6,7 +6,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Readable } from 'node:stream';
-import { describe, test } from 'node:test';
+import { after, describe, test } from 'node:test';
 import { packTar, type TarInput } from '../../src/common/archive';
 import {
   BuildContext, evalMetaArgs, expandHeredoc, parseDockerignore, parseStages, PatternMatcher, planBuild, processWord, processWords,
@@ -118,9 +118,11 @@ describe('planning', () => {
   });
 });
 
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'bctx-unit-'));
+after(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
 async function ctxFrom(entries: TarInput[]): Promise<BuildContext> {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bctx-'));
-  return BuildContext.receive(packTar(entries), { spoolDir: dir });
+  return BuildContext.receive(packTar(entries), { spoolDir: fs.mkdtempSync(path.join(tmp, 'spool-')) });
 }
 
 describe('build context', () => {
@@ -159,7 +161,7 @@ describe('build context', () => {
   });
 
   test('.dockerignore is applied to what arrives; data beyond the memory limit spills to disk', async () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bctx-'));
+    const dir = fs.mkdtempSync(path.join(tmp, 'spool-'));
     const big = Buffer.alloc(100_000, 7);
     const ctx = await BuildContext.receive(packTar([
       { name: '.dockerignore', type: 'file', body: Buffer.from('*.log\nsecret/\n!secret/keep\n') },
@@ -184,9 +186,9 @@ describe('build context', () => {
       packTar([{ name: 'Dockerfile', type: 'file', body: Buffer.from('FROM x\n') }]).on('data', (c: Buffer) => parts.push(c)).on('end', () => resolve(Buffer.concat(parts)));
     });
     const truncated = full.subarray(0, 512 + 7);
-    const ctx = await BuildContext.receive(Readable.from([truncated]), { spoolDir: os.tmpdir() });
+    const ctx = await BuildContext.receive(Readable.from([truncated]), { spoolDir: tmp });
     assert.equal((await ctx.readFile(ctx.lstat('Dockerfile')!)).toString(), 'FROM x\n');
     // Cut inside the data: still an error.
-    await assert.rejects(BuildContext.receive(Readable.from([full.subarray(0, 512 + 3)]), { spoolDir: os.tmpdir() }), /unexpected EOF/);
+    await assert.rejects(BuildContext.receive(Readable.from([full.subarray(0, 512 + 3)]), { spoolDir: tmp }), /unexpected EOF/);
   });
 });

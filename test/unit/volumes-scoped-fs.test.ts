@@ -153,7 +153,7 @@ test('ScopedWriter: entries land inside the root whatever links are on the way',
     await w.entry(h('dir/hard', 'link', { linkname: 'plain.txt' }));
     // replacing a symlink by a file writes the file, not through the link
     await w.entry(h('dir/link', 'file'), Buffer.from('replaced'));
-    await w.finish();
+    w.finish();
     assert.equal(fs.readFileSync(path.join(s.root, 'data', 'plain.txt'), 'utf8'), 'plain');
     assert.equal(fs.readFileSync(path.join(s.root, 'etc', 'new'), 'utf8'), 'in etc');
     assert.equal(fs.readFileSync(path.join(s.root, s.outside, 'evil'), 'utf8'), 'evil', 'the host path is recreated inside the root');
@@ -172,6 +172,25 @@ test('ScopedWriter: entries land inside the root whatever links are on the way',
     w.removeAt('/data', 'dir');
     assert.ok(!fs.existsSync(path.join(s.root, 'data', 'dir')));
     assert.deepEqual(fs.readdirSync(s.outside), ['shadow']);
+  } finally {
+    sfs.close();
+  }
+});
+
+test('ScopedWriter never empties a mount point it would replace', async () => {
+  const s = sandbox();
+  const vol = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-vol-'));
+  made.push(vol);
+  fs.writeFileSync(path.join(vol, 'precious'), 'keep\n');
+  const sfs = new ScopedFs(s.root, [{ destination: '/data/sub', source: vol }]);
+  try {
+    const w = new ScopedWriter(sfs, '/data', { sameOwner: root });
+    const h: EntryHeader = { name: 'sub', type: 'file', mode: 0o644, uid: 0, gid: 0, mtime: 0, linkname: '', devmajor: 0, devminor: 0 };
+    await assert.rejects(w.entry(h, Buffer.from('x')), { code: 'EBUSY' });
+    assert.equal(fs.readFileSync(path.join(vol, 'precious'), 'utf8'), 'keep\n');
+    // into the mount is fine
+    await w.entry({ ...h, name: 'sub/new' }, Buffer.from('new'));
+    assert.equal(fs.readFileSync(path.join(vol, 'new'), 'utf8'), 'new');
   } finally {
     sfs.close();
   }
