@@ -25,7 +25,7 @@ import {
 } from './media';
 import type { ProgressOutput } from './progress';
 import { resumableBlob } from './fetch';
-import { Semaphore, shortDigest } from './util';
+import { coalesce, Semaphore, shortDigest } from './util';
 
 export interface PullRequest {
   /** fromImage as sent (any user form). */
@@ -343,7 +343,7 @@ export class Puller {
       const pump = (async (): Promise<void> => {
         let n = 0;
         try {
-          for await (const b of src) {
+          for await (const b of coalesce(src, 1 << 20)) {
             if (writer) {
               try {
                 await writer.write(b);

@@ -68,3 +68,29 @@ export function shortDigest(d: string): string {
   const i = d.indexOf(':');
   return d.slice(i + 1, i + 13);
 }
+
+/**
+ * Re-chunks a byte stream into pieces of at least `size` bytes (the last may
+ * be smaller). Sockets deliver 16–64 kB at a time; every chunk costs a trip
+ * through each stage of a pipeline (hashing, a write to the content store,
+ * decompression, the tar reader), so bigger chunks make transfers much cheaper.
+ */
+export async function* coalesce(src: AsyncIterable<Uint8Array | string>, size = 1 << 20): AsyncGenerator<Buffer> {
+  let parts: Buffer[] = [];
+  let n = 0;
+  for await (const c of src) {
+    const b = Buffer.isBuffer(c) ? c : typeof c === 'string' ? Buffer.from(c) : Buffer.from(c.buffer, c.byteOffset, c.byteLength);
+    if (n === 0 && b.length >= size) {
+      yield b;
+      continue;
+    }
+    parts.push(b);
+    n += b.length;
+    if (n >= size) {
+      yield parts.length === 1 ? parts[0]! : Buffer.concat(parts, n);
+      parts = [];
+      n = 0;
+    }
+  }
+  if (n > 0) yield parts.length === 1 ? parts[0]! : Buffer.concat(parts, n);
+}

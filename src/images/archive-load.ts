@@ -107,7 +107,7 @@ export async function loadImages(images: ImageService, body: ByteSource, opts: L
   };
 
   try {
-    for await (const entry of readTar(await decompress(body))) {
+    for await (const entry of readTar(coalesce(await decompress(body)))) {
       const h = entry.header;
       if (h.type !== 'file') continue;
       const name = cleanName(h.name);
@@ -242,6 +242,23 @@ export async function loadImages(images: ImageService, body: ByteSource, opts: L
     const used = new Set(all.flatMap((i) => [i.id, ...i.layers.map((l) => l.blob?.digest ?? '')]));
     for (const d of written) if (!used.has(d)) content.delete(d);
   }
+}
+
+/** Re-chunks a stream into ≥1 MiB pieces: socket-sized chunks make every stage of the pipeline pay per chunk. */
+async function* coalesce(src: AsyncIterable<Uint8Array | string>, size = 1 << 20): AsyncGenerator<Buffer> {
+  let parts: Buffer[] = [];
+  let n = 0;
+  for await (const c of src) {
+    const b = Buffer.isBuffer(c) ? c : typeof c === 'string' ? Buffer.from(c) : Buffer.from(c.buffer, c.byteOffset, c.byteLength);
+    parts.push(b);
+    n += b.length;
+    if (n >= size) {
+      yield parts.length === 1 ? parts[0]! : Buffer.concat(parts, n);
+      parts = [];
+      n = 0;
+    }
+  }
+  if (n > 0) yield parts.length === 1 ? parts[0]! : Buffer.concat(parts, n);
 }
 
 function diffIdsOf(cfg: Buffer): string[] {

@@ -4,6 +4,7 @@
 // finds every layer there, and a multi-platform OCI index written by skopeo
 // pulls the host's platform by default and another with --platform.
 import * as assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -73,6 +74,14 @@ describe('push and pull with a loopback registry', { skip }, () => {
     okOut(await b.docker(['rmi', ref]), 'rmi');
     okOut(await b.docker(['pull', ref]), 'pull after rmi');
     assert.equal(okOut(await b.docker(['image', 'inspect', '-f', '{{.Id}}', ref]), 'inspect'), pushed.id);
+    // Saving a pulled image (its layers are the registry's gzip blobs) writes the uncompressed tars, named by diff ID.
+    const saved = path.join(b.dir, 'pulled.tar');
+    okOut(await b.docker(['save', '-o', saved, ref]), 'save the pulled image');
+    const diffIds = JSON.parse(okOut(await b.docker(['image', 'inspect', '-f', '{{json .RootFS.Layers}}', ref]), 'layers')) as string[];
+    for (const dId of diffIds) {
+      const sum = spawnSync('sh', ['-c', `tar -xOf ${saved} blobs/sha256/${dId.slice(7)} | sha256sum`], { encoding: 'utf8' }).stdout.split(' ')[0];
+      assert.equal(`sha256:${sum}`, dId, 'the saved layer is the uncompressed tar');
+    }
     // Pushing what was pulled keeps the digest (same manifest bytes).
     const re = okOut(await b.docker(['push', ref]), 'push the pulled image');
     expectMatch(re, new RegExp(`1: digest: ${pushed.digest} `), 'push of the pulled image');
