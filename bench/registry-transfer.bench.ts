@@ -12,7 +12,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { gzipSync } from 'node:zlib';
 import { randomBytes } from 'node:crypto';
 import { Daemon, sleep } from '../test/harness';
 import {

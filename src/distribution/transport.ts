@@ -201,6 +201,9 @@ function sendOnce(method: string, url: URL, headers: Record<string, string>, bod
     else {
       const src = body instanceof Readable ? body : Readable.from(body, { objectMode: false });
       src.on('error', (e) => r.destroy(e));
+      r.on('close', () => {
+        if (!src.readableEnded) src.destroy(); // the request failed: release the source (file descriptors)
+      });
       src.pipe(r);
     }
   });

@@ -11,6 +11,7 @@ import { readTar, decompress, type ByteSource } from '../common/archive';
 import { invalid } from '../common/errors';
 import { log } from '../common/log';
 import { familiarString, parseNormalizedNamed, refString, tagNameOnly, type Reference } from '../common/reference';
+import { ProgressOutput } from '../distribution/progress';
 import { chainIds } from '../snapshots';
 import type { ImageService } from './service';
 
@@ -80,10 +81,9 @@ export async function loadImages(images: ImageService, body: ByteSource, opts: L
   const written = new Set<string>();
   let manifest: ImageEntry[] | undefined;
   const applied = new Map<string, { digest: string; size: number; mediaType: string }>();
+  const out = new ProgressOutput(write);
   const progress = (id: string, current: number, total: number): void => {
-    if (opts.quiet) return;
-    const pct = total > 0 ? Math.min(50, Math.floor(Math.floor((current / total) * 100) / 2)) : 0;
-    write({ status: 'Loading layer', progressDetail: { current, total }, progress: `[${'='.repeat(pct)}>${' '.repeat(50 - pct)}] ${current}B/${total}B`, id });
+    if (!opts.quiet) out.progress(id, 'Loading layer', current, total);
   };
 
   /** For a layer entry arriving after manifest.json (and its image's config): the chain it builds and its parent, if that parent exists. */

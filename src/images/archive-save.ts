@@ -49,10 +49,10 @@ function resolveNames(images: ImageService, names: string[]): SaveImage[] {
     }
     const ref = any.ref;
     if (ref.tag === undefined && ref.digest === undefined) {
-      // A bare name: every tag of that repository (an ID prefix otherwise).
+      // A bare name: every reference of that repository (an image ID prefix otherwise).
       const tagged: Array<[ImageRecord, Reference]> = [];
       for (const img of images.all()) {
-        for (const t of img.repoTags) {
+        for (const t of [...img.repoTags, ...img.repoDigests]) {
           const r = tagNameOnly(parseAnyRef(t));
           if (refName(r) === refName(ref)) tagged.push([img, r]);
         }
@@ -66,11 +66,11 @@ function resolveNames(images: ImageService, names: string[]): SaveImage[] {
         addRef(byId);
         continue;
       }
-      throw notFound('reference does not exist');
+      throw notFound(`No such image: ${name}`);
     }
     const img = images.tryGet(refString(ref));
     if (!img) throw notFound('reference does not exist');
-    addRef(img, ref.digest === undefined ? ref : undefined);
+    addRef(img, ref);
   }
   return [...out.values()];
 }

@@ -5,7 +5,7 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { expectMatch, okOut, skipUnlessRoot, useDaemon } from '../harness';
+import { berthBin, expectMatch, okOut, skipUnlessRoot, TmuxSession, useDaemon } from '../harness';
 import { haveRegistry, makeCerts, startRegistry, TEST_PASSWORD, TEST_USER, type RegistryPeer } from './registry-peer';
 
 const skip = skipUnlessRoot() || (haveRegistry() ? false : 'docker-registry is not installed (apt-get install docker-registry)');
@@ -52,6 +52,21 @@ describe('berth login / push / pull / logout / save / load', { skip }, () => {
     okOut(await d.berth(['rmi', ref]), 'rmi');
     const pl = okOut(await d.berth(['pull', ref], { timeoutMs: 120_000 }), 'berth pull');
     expectMatch(pl, /Status: Downloaded newer image/, 'pull with stored credentials');
+
+    // On a terminal, berth pull redraws one line per layer like the docker CLI (busybox goes too, so the layer is downloaded).
+    okOut(await d.berth(['rmi', ref, 'busybox']), 'rmi');
+    const tmux = await TmuxSession.start(path.join(d.dir, 'tmux.sock'), 'pull-tty', [process.execPath, berthBin(), 'pull', ref], d.env);
+    try {
+      const screen = await tmux.waitFor(/__harness_exit=\d+/, 60_000);
+      assert.equal(await tmux.exitStatus(), 0, screen);
+      expectMatch(screen, /^[0-9a-f]{12}: Pull complete\s*$/m, 'layer line');
+      expectMatch(screen, /^Digest: sha256:[0-9a-f]{64}\s*$/m, 'digest line');
+      expectMatch(screen, /^Status: Downloaded newer image for /m, 'status line');
+      assert.doesNotMatch(screen, /Downloading|Verifying Checksum/, 'progress lines were redrawn in place');
+    } finally {
+      await tmux.kill();
+    }
+    okOut(await d.berth(['tag', ref, 'busybox']), 'busybox back');
 
     expectMatch(okOut(await d.berth(['logout', reg.host]), 'logout'), new RegExp(`Removing login credentials for ${reg.host}`), 'logout');
     assert.equal((config()['auths'] as Record<string, unknown>)[reg.host], undefined);

@@ -143,6 +143,22 @@ describe('push and pull with a loopback registry', { skip }, () => {
     expectMatch(r2.stderr, /Error response from daemon: (manifest for|repository) .*not found/, 'unknown repo');
   });
 
+  it('registry-mirrors: docker.io pulls go to the mirror first', async () => {
+    const id = okOut(await a.docker(['image', 'inspect', '-f', '{{.Id}}', 'busybox']), 'inspect');
+    okOut(await a.docker(['tag', 'busybox', `${regA.host}/library/busybox:latest`]), 'tag');
+    okOut(await a.docker(['push', `${regA.host}/library/busybox:latest`]), 'push to the mirror');
+    fs.writeFileSync(a.configFile, JSON.stringify({ 'registry-mirrors': [`http://${regA.host}`] }));
+    try {
+      await a.restart();
+      okOut(await a.docker(['rmi', 'busybox', `${regA.host}/library/busybox:latest`, `${regA.host}/test/busybox:1`, `${regA.host}/test/busybox:2`]), 'rmi');
+      const out = okOut(await a.docker(['pull', 'busybox'], { timeoutMs: 120_000 }), 'pull busybox through the mirror');
+      expectMatch(out, /Status: Downloaded newer image for busybox:latest/, 'pull via mirror');
+      assert.equal(okOut(await a.docker(['image', 'inspect', '-f', '{{.Id}}', 'busybox']), 'inspect'), id);
+    } finally {
+      fs.writeFileSync(a.configFile, '{}\n');
+    }
+  });
+
   it('skopeo-written multi-platform index: host platform by default, arm64 with --platform', { skip: haveSkopeo() ? false : 'skopeo is not installed' }, async () => {
     const layout = path.join(a.dir, 'oci-multi');
     const amd = writeOciImage(layout, 'amd64', [makeLayerTar({ 'etc/arch': 'amd64\n' })]);

@@ -7,7 +7,7 @@ import { displayJSONStream } from '../jsonstream';
 import { parseNormalizedNamed, referenceString, tagNameOnly, type Reference } from '../reference';
 import { humanSize } from '../units';
 import { confirm } from './lifecycle';
-import { registryAuthFor } from './registry';
+import { displayProgressStream, registryAuthFor } from './registry';
 
 export const images: CommandSpec = {
   use: 'images [OPTIONS] [REPOSITORY[:TAG]]',
@@ -196,7 +196,7 @@ export const pull: CommandSpec = {
       if (!fl.bool('quiet')) cli.out(`Using default tag: ${ref.tag}\n`);
     }
     const res = await cli.client.imagePull(`${ref.domain}/${ref.path}`, ref.digest ?? ref.tag ?? '', { platform: fl.string('platform'), auth: registryAuthFor(ref.domain + '/' + ref.path) });
-    await displayJSONStream(res.body, fl.bool('quiet') ? () => undefined : (s) => cli.out(s));
+    await displayProgressStream(cli, res.body, fl.bool('quiet'));
     cli.out(`${fl.bool('all-tags') ? `${ref.domain}/${ref.path}` : referenceString(ref)}\n`);
   },
 };

@@ -9,9 +9,11 @@ import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import type { JSONMessage } from '../../client/types';
 import { PROG, StatusError, type Cli, type CommandSpec } from '../cli';
-import { displayJSONStream } from '../jsonstream';
+import { displayJSONStream, JSONStreamError } from '../jsonstream';
 import { parseNormalizedNamed, referenceString, tagNameOnly } from '../reference';
+import { humanSize } from '../units';
 
 /** Docker Hub's key in config.json and its serveraddress for /auth. */
 export const INDEX_SERVER = 'https://index.docker.io/v1/';
@@ -169,6 +171,81 @@ export function registryAuthFor(image: string): string {
   return encodeAuth(getCredentials(key));
 }
 
+/** JSONProgress.String() as the docker CLI renders it on a terminal of `width` columns. */
+function progressText(p: { current?: number; total?: number }, width: number): string {
+  const cur = p.current ?? 0;
+  const total = p.total ?? 0;
+  if (cur <= 0 && total <= 0) return '';
+  if (total <= 0) return humanSize(cur).padStart(8);
+  const pct = Math.min(50, Math.floor(Math.floor((cur / total) * 100) / 2));
+  const bar = width > 110 ? `[${'='.repeat(pct)}>${' '.repeat(Math.max(0, 50 - pct))}] ` : '';
+  return bar + (cur > total ? humanSize(cur).padStart(8) : `${humanSize(cur).padStart(8)}/${humanSize(total)}`);
+}
+
+/**
+ * jsonmessage.DisplayJSONMessagesStream: on a terminal, one line per layer id
+ * redrawn in place (cursor up/down, progress bars); elsewhere the plain
+ * line-per-status flavour. Used by pull, push and load.
+ */
+export async function displayProgressStream(cli: Cli, body: NodeJS.ReadableStream, quiet = false): Promise<void> {
+  if (quiet || !cli.outIsTTY) {
+    await displayJSONStream(body, quiet ? () => undefined : (s) => cli.out(s));
+    return;
+  }
+  const width = cli.ttySize()[1] || 80;
+  const ids = new Map<string, number>();
+  let failure: JSONStreamError | undefined;
+  const handle = (m: JSONMessage): void => {
+    if (m.errorDetail || m.error) {
+      failure ??= new JSONStreamError(m.errorDetail?.code && m.errorDetail.code > 0 ? m.errorDetail.code : 1, m.errorDetail?.message ?? m.error ?? '');
+      return;
+    }
+    if (m.aux !== undefined) return;
+    let diff = 0;
+    const hasProgress = m.progressDetail !== undefined;
+    if (m.id && (hasProgress || m.progress)) {
+      let line = ids.get(m.id);
+      if (line === undefined) {
+        line = ids.size;
+        ids.set(m.id, line);
+        cli.out('\n');
+      }
+      diff = ids.size - line;
+      if (diff > 0) cli.out(`\x1b[${diff}A`);
+    } else ids.clear();
+    let s = '';
+    let endl = '';
+    if (hasProgress && !m.stream) {
+      s += '\x1b[2K\r';
+      endl = '\r';
+    }
+    if (m.id) s += `${m.id}: `;
+    if (hasProgress) s += `${m.status ?? ''} ${progressText(m.progressDetail ?? {}, width)}${endl}`;
+    else if (m.stream) s += m.stream;
+    else s += `${m.status ?? ''}\n`;
+    cli.out(s);
+    if (m.id && diff > 0) cli.out(`\x1b[${diff}B`);
+  };
+  let buf = '';
+  for await (const c of body) {
+    buf += c.toString();
+    let i: number;
+    while ((i = buf.indexOf('\n')) >= 0) {
+      const line = buf.slice(0, i).trim();
+      buf = buf.slice(i + 1);
+      if (line) {
+        try {
+          handle(JSON.parse(line) as JSONMessage);
+        } catch {
+          cli.out(line + '\n');
+        }
+      }
+    }
+  }
+  if (buf.trim()) handle(JSON.parse(buf) as JSONMessage);
+  if (failure) throw failure;
+}
+
 async function readLine(cli: Cli, prompt: string, hidden: boolean): Promise<string> {
   const input = cli.streams.in as NodeJS.ReadStream;
   cli.out(prompt);
@@ -304,7 +381,7 @@ export const push: CommandSpec = {
       query: { tag: ref.tag ?? undefined },
       headers: { 'X-Registry-Auth': encodeAuth(getCredentials(serverKey(ref.domain))) },
     });
-    await displayJSONStream(res.body, fl.bool('quiet') ? () => undefined : (s) => cli.out(s));
+    await displayProgressStream(cli, res.body, fl.bool('quiet'));
     if (fl.bool('quiet')) cli.out(`${referenceString(ref)}\n`);
     return 0;
   },
@@ -378,7 +455,7 @@ export const load: CommandSpec = {
       await new Promise<void>((r) => res.body.on('end', () => r()));
       return 0;
     }
-    await displayJSONStream(res.body, (s) => cli.out(s));
+    await displayProgressStream(cli, res.body);
     return 0;
   },
 };
