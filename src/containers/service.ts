@@ -1059,7 +1059,8 @@ export class ContainerService {
     if (!this.records.has(id)) return;
     this.stopHealth(id);
     this.stopRotator(id);
-    await this.runc.delete(id, true);
+    // An exited container's runc state went with its exit; only a live or half-started one has any.
+    if (rec.State.Running || rec.State.Status === 'created' || rec.State.Status === 'removing') await this.runc.delete(id, true);
     await this.net.detach(rec);
     await this.net.release(rec);
     this.unmountQuiet(this.rootfs(id));
