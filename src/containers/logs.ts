@@ -81,7 +81,11 @@ export function render(buf: Buffer, recs: Rec[], o: LogOptions): Buffer {
 const NL = Buffer.from('\n');
 
 /** Reads the whole log (or its last `tail` records) once. Returns the bytes and the file offset read to. */
-export function readLog(file: string, o: LogOptions): { data: Buffer; offset: number; ino: number } {
+/**
+ * With a sink, rendered bytes go to it in chunks (a large log is never held
+ * whole in memory) and `data` comes back empty.
+ */
+export function readLog(file: string, o: LogOptions, sink?: (b: Buffer) => void): { data: Buffer; offset: number; ino: number } {
   let fd: number;
   try {
     fd = fs.openSync(file, 'r');
@@ -113,6 +117,24 @@ export function readLog(file: string, o: LogOptions): { data: Buffer; offset: nu
       }
       if (nls < o.tail && start > 0) cut = buf.indexOf(10) + 1;
       buf = buf.subarray(cut);
+    } else if (sink) {
+      const CHUNK = 1 << 20;
+      let carry = Buffer.alloc(0);
+      let off = 0;
+      const piece = Buffer.allocUnsafe(CHUNK);
+      while (off < size) {
+        const n = fs.readSync(fd, piece, 0, Math.min(CHUNK, size - off), off);
+        if (n <= 0) break;
+        off += n;
+        const all = carry.length ? Buffer.concat([carry, piece.subarray(0, n)]) : piece.subarray(0, n);
+        const { recs, rest } = scanRecords(all);
+        if (recs.length) {
+          const out = render(all, recs, o);
+          if (out.length) sink(out);
+        }
+        carry = Buffer.from(all.subarray(rest));
+      }
+      return { data: Buffer.alloc(0), offset: off - carry.length, ino: st.ino };
     } else {
       buf = Buffer.allocUnsafe(size);
       let off = 0;
@@ -125,7 +147,12 @@ export function readLog(file: string, o: LogOptions): { data: Buffer; offset: nu
     }
     const { recs, rest } = scanRecords(buf);
     const consumed = (o.tail > 0 ? size - buf.length : 0) + rest;
-    return { data: render(buf, recs, o), offset: consumed, ino: st.ino };
+    const data = render(buf, recs, o);
+    if (sink) {
+      if (data.length) sink(data);
+      return { data: Buffer.alloc(0), offset: consumed, ino: st.ino };
+    }
+    return { data, offset: consumed, ino: st.ino };
   } finally {
     fs.closeSync(fd);
   }
@@ -209,12 +236,12 @@ export function followLog(file: string, offset: number, ino: number, o: LogOptio
 }
 
 /** Reads a log and its rotated predecessors (file.N … file.1, file). */
-export function readLogs(file: string, rotated: number, o: LogOptions): { data: Buffer; offset: number; ino: number } {
+export function readLogs(file: string, rotated: number, o: LogOptions, sink?: (b: Buffer) => void): { data: Buffer; offset: number; ino: number } {
   const older: Buffer[] = [];
   for (let i = rotated; i >= 1; i--) {
     try { older.push(fs.readFileSync(`${file}.${i}`)); } catch { /* not there */ }
   }
-  if (!older.length) return readLog(file, o);
+  if (!older.length) return readLog(file, o, sink);
   let cur = Buffer.alloc(0), ino = 0;
   try {
     const fd = fs.openSync(file, 'r');

@@ -1172,7 +1172,7 @@ export class ContainerService {
       ...(o.until ? { until: tsFromUnix(o.until) } : {}),
     };
     const file = this.logPath(rec.Id);
-    const first = readLogs(file, this.logLimits(rec).maxFile - 1, opts);
+    const first = readLogs(file, this.logLimits(rec).maxFile - 1, opts, (b) => out.write(b));
     if (first.data.length) out.write(first.data);
     const untilPassed = o.until !== undefined && o.until > 0 && o.until * 1000 <= Date.now();
     if (!o.follow || !rec.State.Running || untilPassed) {

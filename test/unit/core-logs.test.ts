@@ -47,3 +47,19 @@ test('readLog tail returns the last N records', () => {
   assert.equal(all.data.toString().split('\n').length, 1001);
   fs.rmSync(dir, { recursive: true });
 });
+
+test('readLog with a sink streams a large log in chunks with the same bytes', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-logs-'));
+  const f = path.join(dir, 'log');
+  let s = '';
+  for (let i = 0; i < 60000; i++) s += line(T1, i % 3 ? 'stdout' : 'stderr', i % 7 ? 'F' : 'P', `line ${i} ${'x'.repeat(i % 50)}`);
+  fs.writeFileSync(f, s);
+  const o = { stdout: true, stderr: true, tail: -1, timestamps: true, raw: false };
+  const whole = readLog(f, o);
+  const parts: Buffer[] = [];
+  const streamed = readLog(f, o, (b) => parts.push(b));
+  assert.ok(parts.length > 1, 'more than one chunk');
+  assert.ok(Buffer.concat(parts).equals(whole.data));
+  assert.equal(streamed.offset, whole.offset);
+  fs.rmSync(dir, { recursive: true });
+});
