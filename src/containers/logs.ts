@@ -52,9 +52,10 @@ export function scanRecords(buf: Buffer, from = 0): { recs: Rec[]; rest: number 
   return { recs, rest: pos };
 }
 
-/** Renders records as Docker's log stream bytes. */
+/** Renders records as Docker's log stream bytes, into one buffer (no allocation per line). */
 export function render(buf: Buffer, recs: Rec[], o: LogOptions): Buffer {
-  const parts: Buffer[] = [];
+  const keep: Rec[] = [];
+  let total = 0;
   for (const r of recs) {
     if (r.stream === 1 ? !o.stdout : !o.stderr) continue;
     if (o.since || o.until) {
@@ -62,23 +63,29 @@ export function render(buf: Buffer, recs: Rec[], o: LogOptions): Buffer {
       if (o.since && ts <= o.since) continue;
       if (o.until && ts > o.until) continue;
     }
-    const content = buf.subarray(r.contentStart, r.end);
-    let prefix: Buffer | undefined;
-    if (o.timestamps) prefix = Buffer.from(buf.toString('latin1', r.start, r.tsEnd - 6) + 'Z ', 'latin1');
-    const len = content.length + (r.partial ? 0 : 1) + (prefix ? prefix.length : 0);
-    if (!o.raw) {
-      const h = Buffer.alloc(8);
-      h[0] = r.stream;
-      h.writeUInt32BE(len, 4);
-      parts.push(h);
-    }
-    if (prefix) parts.push(prefix);
-    parts.push(content);
-    if (!r.partial) parts.push(NL);
+    keep.push(r);
+    // timestamp prefix: the 29 fixed characters of the UTC time, "Z" and a space
+    total += (o.raw ? 0 : 8) + (o.timestamps ? TS_LEN - 6 + 2 : 0) + (r.end - r.contentStart) + (r.partial ? 0 : 1);
   }
-  return Buffer.concat(parts);
+  const out = Buffer.allocUnsafe(total);
+  let p = 0;
+  for (const r of keep) {
+    const len = (o.timestamps ? TS_LEN - 4 : 0) + (r.end - r.contentStart) + (r.partial ? 0 : 1);
+    if (!o.raw) {
+      out[p] = r.stream; out[p + 1] = 0; out[p + 2] = 0; out[p + 3] = 0;
+      out.writeUInt32BE(len, p + 4);
+      p += 8;
+    }
+    if (o.timestamps) {
+      p += buf.copy(out, p, r.start, r.tsEnd - 6);
+      out[p++] = 0x5a; // Z
+      out[p++] = 0x20;
+    }
+    p += buf.copy(out, p, r.contentStart, r.end);
+    if (!r.partial) out[p++] = 10;
+  }
+  return out;
 }
-const NL = Buffer.from('\n');
 
 /** Reads the whole log (or its last `tail` records) once. Returns the bytes and the file offset read to. */
 /**
