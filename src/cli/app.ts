@@ -18,6 +18,7 @@ const L = {
   misc: () => import('./commands/misc'),
   system: () => import('./commands/system'),
   registry: () => import('./commands/registry'),
+  objects: () => import('./commands/objects'),
 } satisfies Record<string, Loader>;
 
 type Entry = [loader: keyof typeof L, exportName: string, short: string];
@@ -86,6 +87,30 @@ const MANAGEMENT: Record<string, { short: string; verbs: Record<string, Entry>; 
       tag: TOP.tag!,
     },
     hidden: { list: 'ls', remove: 'rm', rmi: 'rm' },
+  },
+  network: {
+    short: 'Manage networks',
+    verbs: {
+      connect: ['objects', 'networkConnect', 'Connect a container to a network'],
+      create: ['objects', 'networkCreate', 'Create a network'],
+      disconnect: ['objects', 'networkDisconnect', 'Disconnect a container from a network'],
+      inspect: ['objects', 'networkInspect', 'Display detailed information on one or more networks'],
+      ls: ['objects', 'networkLs', 'List networks'],
+      prune: ['objects', 'networkPrune', 'Remove all unused networks'],
+      rm: ['objects', 'networkRm', 'Remove one or more networks'],
+    },
+    hidden: { list: 'ls', remove: 'rm' },
+  },
+  volume: {
+    short: 'Manage volumes',
+    verbs: {
+      create: ['objects', 'volumeCreate', 'Create a volume'],
+      inspect: ['objects', 'volumeInspect', 'Display detailed information on one or more volumes'],
+      ls: ['objects', 'volumeLs', 'List volumes'],
+      prune: ['objects', 'volumePrune', 'Remove unused local volumes'],
+      rm: ['objects', 'volumeRm', 'Remove one or more volumes'],
+    },
+    hidden: { list: 'ls', remove: 'rm' },
   },
   system: {
     short: 'Manage Docker',
