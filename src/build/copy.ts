@@ -8,7 +8,7 @@
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { decompress, readTar, resolveInRoot, type TarInput } from '../common/archive';
+import { decompress, fileBody, readTar, resolveInRoot, type TarInput } from '../common/archive';
 import { invalid } from '../common/errors';
 import type { BuildContext, CtxNode } from './context';
 import { globToRegExp } from './dockerignore';
@@ -296,39 +296,6 @@ function imageGlob(root: string, pattern: string): string[] {
   });
 }
 
-function readSmall(abs: string, size: number): Buffer {
-  const fd = fs.openSync(abs, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
-  try {
-    const buf = Buffer.allocUnsafe(size);
-    let off = 0;
-    while (off < size) {
-      const n = fs.readSync(fd, buf, off, size - off, null);
-      if (n === 0) break;
-      off += n;
-    }
-    if (off !== size) throw new Error(`${abs}: file changed size while copying`);
-    return buf;
-  } finally {
-    fs.closeSync(fd);
-  }
-}
-
-async function* readChunks(abs: string, size: number): AsyncGenerator<Buffer> {
-  const fh = await fs.promises.open(abs, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
-  try {
-    let left = size;
-    while (left > 0) {
-      const buf = Buffer.allocUnsafe(Math.min(left, 1 << 20));
-      const { bytesRead } = await fh.read(buf, 0, buf.length, null);
-      if (bytesRead === 0) break;
-      left -= bytesRead;
-      yield bytesRead === buf.length ? buf : buf.subarray(0, bytesRead);
-    }
-  } finally {
-    await fh.close();
-  }
-}
-
 function devNumbers(rdev: number): [number, number] {
   const hi = Math.floor(rdev / 2 ** 32);
   const lo = rdev >>> 0;
@@ -353,7 +320,7 @@ function* hostTree(abs: string, name: string, st: fs.Stats, o: EntryOptions, inc
       yield* hostTree(childAbs, join(name, n), cst, o, true);
     }
   } else if (st.isFile()) {
-    yield { name, type: 'file', mode: mode(st), ...own(st), mtime, size: st.size, body: st.size > 1 << 20 ? readChunks(abs, st.size) : readSmall(abs, st.size) };
+    yield { name, type: 'file', mode: mode(st), ...own(st), mtime, size: st.size, body: fileBody(abs, st.size) };
   } else if (st.isSymbolicLink()) {
     yield { name, type: 'symlink', linkname: fs.readlinkSync(abs), mode: st.mode & 0o7777, ...own(st), mtime };
   } else if (st.isCharacterDevice() || st.isBlockDevice()) {

@@ -889,7 +889,7 @@ function readXattr(p: string, name: string): Buffer | null {
 }
 
 /** File data: small files in one synchronous read (a threadpool round trip per file costs more), big ones streamed. */
-function fileBody(p: string, size: number): Buffer | AsyncIterable<Buffer> {
+export function fileBody(p: string, size: number): Buffer | AsyncIterable<Buffer> {
   if (size > 1 << 20) return fileChunks(p, size);
   const fd = fs.openSync(p, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
   try {

@@ -4,7 +4,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { Duplex, Writable } from 'node:stream';
-import { writeJsonAtomic, readJson, writeFileAtomic, fsyncDir } from '../common/atomic-fs';
+import { writeJsonAtomic, readJson, fsyncDir } from '../common/atomic-fs';
 import { conflict, EngineError, errorMessage, invalid, notFound, notModified, internal } from '../common/errors';
 import type { EventSink } from '../common/events';
 import { type Filters, matchLabels, checkFilterKeys } from '../common/filters';
@@ -1221,17 +1221,14 @@ export class ContainerService {
       end();
       return () => undefined;
     }
-    let got = 0;
     let unsub: () => void = () => undefined;
     const onExit = (): void => { unsub(); end(); };
     unsub = this.stats.subscribe(rec.Id, cg, () => rec.State.Pid, (cur, prev) => {
       if (!rec.State.Running) { onExit(); return; }
-      got++;
       if (!o.stream && !prev) return; // wait for a second sample so CPU % can be computed
       write(renderStats(rec.Id, rec.Name, cur, prev));
       if (!o.stream) { unsub(); end(); }
     });
-    void got;
     return () => unsub();
   }
 
@@ -1456,6 +1453,7 @@ export class ContainerService {
     });
     if (o.limit > 0) recs = recs.slice(0, o.limit);
     return recs.map((r) => {
+      const net = this.net.summary(r);
       const item: Record<string, unknown> = {
         Id: r.Id,
         Names: [r.Name],
@@ -1463,12 +1461,12 @@ export class ContainerService {
         ImageID: r.Image,
         Command: quoteArgs(r.Path, r.Args),
         Created: Math.floor(Date.parse(r.Created) / 1000),
-        Ports: this.net.summary(r).Ports,
+        Ports: net.Ports,
         Labels: r.Config.Labels ?? {},
         State: r.State.Status,
         Status: this.statusText(r),
         HostConfig: { NetworkMode: r.HostConfig.NetworkMode },
-        NetworkSettings: { Networks: this.net.summary(r).Networks },
+        NetworkSettings: { Networks: net.Networks },
         Mounts: this.mounts(r),
       };
       if (o.size) {
@@ -1481,6 +1479,7 @@ export class ContainerService {
 
   inspect(ref: string, _size: boolean): Record<string, unknown> {
     const r = this.get(ref);
+    const execIds = [...this.execs.values()].filter((e) => e.ContainerID === r.Id).map((e) => e.ID);
     const dir = this.dir(r.Id);
     const state: Record<string, unknown> = { ...r.State };
     if (!r.State.Health) delete state['Health'];
@@ -1503,7 +1502,7 @@ export class ContainerService {
       MountLabel: '',
       ProcessLabel: '',
       AppArmorProfile: '',
-      ExecIDs: [...this.execs.values()].filter((e) => e.ContainerID === r.Id).map((e) => e.ID).filter(Boolean).length ? [...this.execs.values()].filter((e) => e.ContainerID === r.Id).map((e) => e.ID) : null,
+      ExecIDs: execIds.length ? execIds : null,
       HostConfig: hc,
       GraphDriver: { Name: 'overlay2', Data: { MergedDir: this.rootfs(r.Id) } },
       Mounts: this.mounts(r),
@@ -1548,4 +1547,3 @@ export class ContainerService {
   }
 }
 
-export { writeFileAtomic };
