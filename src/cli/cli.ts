@@ -47,7 +47,7 @@ export class Cli {
 
   constructor(
     readonly host: string,
-    readonly streams: Streams = { out: process.stdout, err: process.stderr, in: process.stdin },
+    readonly streams: Streams = { out: process.stdout, err: process.stderr, get in() { return process.stdin; } },
     readonly apiVersion?: string,
   ) {}
 

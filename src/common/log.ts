@@ -21,3 +21,15 @@ export const log = {
   warn: (m: string, f?: Record<string, unknown>) => emit('warn', m, f),
   error: (m: string, f?: Record<string, unknown>) => emit('error', m, f),
 };
+
+/** Phase timings of one operation, logged at debug level: where the milliseconds of a start or an exit go. */
+export function phases(op: string, id: string): { mark(label: string): void; done(): void } {
+  if (threshold > order.debug) return { mark: () => undefined, done: () => undefined };
+  const t0 = performance.now();
+  let last = t0;
+  const parts: string[] = [];
+  return {
+    mark(label) { const t = performance.now(); parts.push(`${label}=${(t - last).toFixed(1)}`); last = t; },
+    done() { emit('debug', `${op} phases`, { id: id.slice(0, 12), ms: (performance.now() - t0).toFixed(1), parts: parts.join(' ') }); },
+  };
+}

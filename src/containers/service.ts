@@ -9,7 +9,7 @@ import { conflict, EngineError, errorMessage, invalid, notFound, notModified, in
 import type { EventSink } from '../common/events';
 import { type Filters, matchLabels, checkFilterKeys } from '../common/filters';
 import { generateName, newId, shortId, validContainerName } from '../common/ids';
-import { log } from '../common/log';
+import { log, phases } from '../common/log';
 import { native, MNT_DETACH } from '../common/native';
 import { defaultSeccompProfile, fromDockerProfile } from '../runtime/seccomp';
 import { buildExecProcess, buildSpec, conmonCreate, conmonExec, effectiveCapabilities, Runc, type OciMount } from '../runtime';
@@ -203,6 +203,7 @@ export class ContainerService {
   private runc: Runc;
   private exitDir: string;
   private watcher: fs.FSWatcher | undefined;
+  private runcCleanup = new Map<string, Promise<unknown>>();
   private readonly o: ContainerServiceOptions;
   private readonly net: NetworkProvider;
   private readonly mnt: MountProvider;
@@ -583,6 +584,7 @@ export class ContainerService {
     if (rec.State.Running) throw notModified();
     if (rec.State.Status === 'removing') throw conflict(`container is marked for removal and cannot be started`);
     const id = rec.Id;
+    await this.runcCleanup.get(id); // the previous run's runc state must be gone
     const bundle = this.bundle(id);
     const rootfs = this.rootfs(id);
     fs.mkdirSync(rootfs, { recursive: true, mode: 0o700 });
@@ -591,11 +593,14 @@ export class ContainerService {
     fs.rmSync(path.join(bundle, 'oom'), { force: true });
     let mounted = false;
     let networked = false;
+    const ph = phases('start', id);
     try {
       this.o.images.snapshots.mount(id, rootfs);
       mounted = true;
+      ph.mark('mount');
       const spec = this.specFor(rec, rootfs, await this.mnt.ociMounts(rec, rootfs));
       fs.writeFileSync(path.join(bundle, 'config.json'), JSON.stringify(spec));
+      ph.mark('spec');
       const tty = rec.Config.Tty;
       const pid = await conmonCreate({
         conmonPath: this.o.conmonPath,
@@ -615,6 +620,7 @@ export class ContainerService {
         // Detaching from a TTY (or a container whose stdin stays open) must not close its stdin.
         leaveStdinOpen: rec.Config.OpenStdin && (tty || !rec.Config.StdinOnce),
       });
+      ph.mark('create');
       if (!rec.HostConfig.NetworkMode.startsWith('container:') && rec.HostConfig.NetworkMode !== 'host') {
         networked = true;
         await this.net.attach(rec, pid, { hosts: path.join(this.dir(id), 'hosts'), resolvConf: path.join(this.dir(id), 'resolv.conf'), hostname: path.join(this.dir(id), 'hostname') });
@@ -623,7 +629,9 @@ export class ContainerService {
       const pending = this.pendingAttach.get(id) ?? [];
       this.pendingAttach.delete(id);
       await Promise.all(pending.map((p) => p(true).catch((e: unknown) => log.warn('attach failed', { id, err: e }))));
-      await this.runc.start(id);
+      ph.mark('net+attach');
+      await this.runc.start(id, pid);
+      ph.mark('runc-start');
       const conmonPid = Number(fs.readFileSync(path.join(bundle, 'conmon.pid'), 'utf8').trim()) || undefined;
       rec.State = { ...rec.State, Status: 'running', Running: true, Paused: false, Restarting: false, OOMKilled: false, Dead: false, Pid: pid, ExitCode: 0, Error: '', StartedAt: new Date().toISOString(), FinishedAt: ZERO_TIME };
       if (conmonPid) rec.ConmonPid = conmonPid;
@@ -631,6 +639,8 @@ export class ContainerService {
       this.startHealth(rec, spec);
       this.startRotator(rec);
       this.save(rec);
+      ph.mark('save');
+      ph.done();
       this.emit(rec, 'start');
       // A very short-lived process may have exited before we recorded "running".
       if (fs.existsSync(path.join(this.exitDir, id))) void this.onExitFile(id);
@@ -780,25 +790,34 @@ export class ContainerService {
       return;
     }
     if (!text.trim()) return; // conmon writes the file whole; an empty read is a race with its creation
+    const ph = phases('exit', id);
     await this.locked(id, async () => {
+      ph.mark('lock');
       if (!fs.existsSync(file) || !this.records.has(id)) return;
       const code = Number.parseInt(text.trim(), 10);
       const oom = fs.existsSync(path.join(this.bundle(id), 'oom'));
-      fs.rmSync(file, { force: true });
-      await this.runc.delete(id, true);
+      this.deleteRuncLater(id);
       await this.net.detach(rec);
+      ph.mark('net');
       this.unmountQuiet(this.rootfs(id));
+      ph.mark('umount');
       rec.State = { ...rec.State, Status: 'exited', Running: false, Paused: false, Restarting: false, Pid: 0, ExitCode: Number.isFinite(code) ? code : 255, OOMKilled: oom, FinishedAt: mtime.toISOString() };
       delete rec.ConmonPid;
-      this.save(rec);
+      // An --rm container's record is dropped just below: saving it first would be a wasted fsync.
+      if (!rec.HostConfig.AutoRemove) this.save(rec);
+      // Only now: a crash before the exit code is on disk finds the file again at start-up.
+      if (!rec.HostConfig.AutoRemove) fs.rmSync(file, { force: true });
       if (oom) this.emit(rec, 'oom');
       this.emit(rec, 'die', { exitCode: String(rec.State.ExitCode) });
       for (const w of this.exitWaiters.get(id) ?? []) w(rec.State.ExitCode);
       this.exitWaiters.delete(id);
       this.stopHealth(rec.Id);
       this.stopRotator(rec.Id);
+      ph.mark('save+emit');
       if (rec.HostConfig.AutoRemove) await this.removeNow(rec, true);
       else this.maybeRestart(rec);
+      ph.mark('remove');
+      ph.done();
     });
   }
 
@@ -1054,8 +1073,25 @@ export class ContainerService {
   }
 
   /** Removes a stopped container; removeVolumes deletes its anonymous volumes (rm -v, --rm). */
+  /**
+   * `runc delete` of an exited container (its state directory and cgroups)
+   * is housekeeping nobody waits for: run it off the exit path. A later start
+   * or remove of the same container waits for it; after a crash, start-up
+   * reconciliation deletes what is left.
+   */
+  private deleteRuncLater(id: string): void {
+    // setImmediate: spawning runc blocks the event loop for a fork; do it after
+    // the exit has been reported.
+    const p: Promise<unknown> = new Promise<void>((resolve) => setImmediate(resolve))
+      .then(() => this.runc.delete(id, true))
+      .catch(() => undefined)
+      .finally(() => { if (this.runcCleanup.get(id) === p) this.runcCleanup.delete(id); });
+    this.runcCleanup.set(id, p);
+  }
+
   private async removeNow(rec: ContainerRecord, removeVolumes: boolean): Promise<void> {
     const id = rec.Id;
+    const ph = phases('remove', id);
     if (!this.records.has(id)) return;
     this.stopHealth(id);
     this.stopRotator(id);
@@ -1064,22 +1100,31 @@ export class ContainerService {
     await this.net.detach(rec);
     await this.net.release(rec);
     this.unmountQuiet(this.rootfs(id));
+    ph.mark('runc+net+umount');
     // Drop the record first: a crash after this leaves only unowned files, which start-up removes.
     fs.rmSync(path.join(this.dir(id), 'config.v2.json'), { force: true });
     try { fsyncDir(this.dir(id)); } catch { /* dir may be gone */ }
+    ph.mark('drop-record');
     this.records.delete(id);
     if (this.names.get(rec.Name.slice(1)) === id) this.names.delete(rec.Name.slice(1));
-    await this.o.images.snapshots.remove(id).catch((e: unknown) => log.warn('snapshot removal failed', { id, err: e }));
-    await this.mnt.release(rec, removeVolumes).catch((e: unknown) => log.warn('volume release failed', { id, err: e }));
-    fs.rmSync(this.bundle(id), { recursive: true, force: true });
-    fs.rmSync(this.dir(id), { recursive: true, force: true });
     fs.rmSync(path.join(this.exitDir, id), { force: true });
+    await this.mnt.release(rec, removeVolumes).catch((e: unknown) => log.warn('volume release failed', { id, err: e }));
+    ph.mark('volumes');
+    // The container is gone for every client from here; `docker run --rm`
+    // waits for this, not for the directories below.
     for (const w of this.exitWaiters.get(id) ?? []) w(rec.State.ExitCode);
     this.exitWaiters.delete(id);
     for (const w of this.removedWaiters.get(id) ?? []) w();
     this.removedWaiters.delete(id);
     for (const [eid, e] of this.execs) if (e.ContainerID === id && !e.Running) this.execs.delete(eid);
     this.emit(rec, 'destroy');
+    await this.o.images.snapshots.remove(id).catch((e: unknown) => log.warn('snapshot removal failed', { id, err: e }));
+    ph.mark('snapshot');
+    fs.rmSync(this.bundle(id), { recursive: true, force: true });
+    fs.rmSync(this.dir(id), { recursive: true, force: true });
+    await this.runcCleanup.get(id);
+    ph.mark('rm-dirs');
+    ph.done();
   }
 
   rename(ref: string, newName: string): void {

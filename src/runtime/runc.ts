@@ -1,6 +1,8 @@
 // Thin wrapper over the runc CLI. Every call passes argv arrays; nothing is
 // ever interpreted by a shell.
 import { execFile } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 
 export interface RuncResult { code: number; stdout: string; stderr: string }
 
@@ -22,7 +24,46 @@ export class Runc {
     return r.stdout;
   }
 
-  start(id: string): Promise<string> { return this.mustRun(['start', id]); }
+  /**
+   * Starts a created container. `runc start` only opens the container's exec
+   * FIFO, reads the byte runc init writes there and removes the FIFO (runc 1.x,
+   * libcontainer's exec()); doing that here saves starting the runc binary,
+   * about 5 ms of every `docker run`. Without a FIFO where runc keeps it, or
+   * without the init's pid, ask runc itself.
+   */
+  async start(id: string, initPid?: number): Promise<void> {
+    const fifo = path.join(this.root, id, 'exec.fifo');
+    let isFifo = false;
+    try { isFifo = fs.lstatSync(fifo).isFIFO(); } catch { /* not there: runc decides */ }
+    if (!isFifo || !initPid) {
+      await this.mustRun(['start', id]);
+      return;
+    }
+    // The open blocks until runc init opens the other end; if init dies first,
+    // open the writing end ourselves so the read sees EOF without data.
+    const watchdog = setInterval(() => {
+      if (processAlive(initPid)) return;
+      try { fs.closeSync(fs.openSync(fifo, fs.constants.O_WRONLY | fs.constants.O_NONBLOCK)); } catch { /* no reader yet or gone */ }
+    }, 50);
+    let data = 0;
+    try {
+      const fh = await fs.promises.open(fifo, fs.constants.O_RDONLY);
+      try {
+        const buf = Buffer.alloc(16);
+        for (;;) {
+          const { bytesRead } = await fh.read(buf, 0, buf.length, null);
+          if (bytesRead === 0) break;
+          data += bytesRead;
+        }
+      } finally {
+        await fh.close();
+      }
+    } finally {
+      clearInterval(watchdog);
+    }
+    if (data === 0) throw new Error('container process is already dead');
+    fs.rmSync(fifo, { force: true });
+  }
   kill(id: string, signal: string, all = false): Promise<RuncResult> {
     return this.run(all ? ['kill', '--all', id, signal] : ['kill', id, signal]);
   }
@@ -55,6 +96,16 @@ export class Runc {
   async pids(id: string): Promise<number[]> {
     const out = await this.mustRun(['ps', '--format', 'json', id]);
     return (JSON.parse(out || '[]') as number[] | null) ?? [];
+  }
+}
+
+/** Alive and not a zombie. */
+function processAlive(pid: number): boolean {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return false;
   }
 }
 

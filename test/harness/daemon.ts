@@ -235,7 +235,7 @@ export class Daemon {
   }
 
   berth(args: readonly string[], opts: CmdOptions = {}): Promise<RunResult> {
-    return run(process.execPath, [berthBin(), ...args], this.runOpts(opts));
+    return run(berthBin(), args, this.runOpts(opts));
   }
 
   private runOpts(opts: CmdOptions): RunOptions {

@@ -55,7 +55,7 @@ describe('berth login / push / pull / logout / save / load', { skip }, () => {
 
     // On a terminal, berth pull redraws one line per layer like the docker CLI (busybox goes too, so the layer is downloaded).
     okOut(await d.berth(['rmi', ref, 'busybox']), 'rmi');
-    const tmux = await TmuxSession.start(path.join(d.dir, 'tmux.sock'), 'pull-tty', [process.execPath, berthBin(), 'pull', ref], d.env);
+    const tmux = await TmuxSession.start(path.join(d.dir, 'tmux.sock'), 'pull-tty', [berthBin(), 'pull', ref], d.env);
     try {
       const screen = await tmux.waitFor(/__harness_exit=\d+/, 60_000);
       assert.equal(await tmux.exitStatus(), 0, screen);
