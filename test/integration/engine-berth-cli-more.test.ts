@@ -1,0 +1,325 @@
+// berth build / cp / commit / diff / export / update / builder prune, and
+// run's auto-pull with stored credentials, checked against the real docker
+// CLI on the same berthd where the two should agree.
+import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { berthBin, expectMatch, okOut, runSync, skipUnlessRoot, useDaemon } from '../harness';
+import { haveRegistry, makeCerts, startRegistry, TEST_PASSWORD, TEST_USER, type RegistryPeer } from './registry-peer';
+
+function write(dir: string, files: Record<string, string>): void {
+  for (const [name, text] of Object.entries(files)) {
+    fs.mkdirSync(path.dirname(path.join(dir, name)), { recursive: true });
+    fs.writeFileSync(path.join(dir, name), text);
+  }
+}
+
+/** Sorted relative paths under dir (directories with a trailing /). */
+function tree(dir: string): string[] {
+  const out: string[] = [];
+  const walk = (abs: string, rel: string): void => {
+    for (const n of fs.readdirSync(abs).sort()) {
+      const a = path.join(abs, n);
+      const r = rel ? `${rel}/${n}` : n;
+      const st = fs.lstatSync(a);
+      out.push(st.isDirectory() ? `${r}/` : r);
+      if (st.isDirectory()) walk(a, r);
+    }
+  };
+  walk(dir, '');
+  return out;
+}
+
+function tarNames(tarFile: string): string[] {
+  const r = runSync('tar', ['-tf', tarFile]);
+  assert.equal(r.code, 0, r.stderr);
+  return r.stdout.split('\n').filter(Boolean).map((n) => n.replace(/^\.\//, '')).filter((n) => n !== '' && n !== './').sort();
+}
+
+describe('berth build', { skip: skipUnlessRoot() }, () => {
+  const d = useDaemon();
+  let ctx: string;
+
+  before(() => {
+    ctx = fs.mkdtempSync(path.join(d.dir, 'ctx-'));
+    write(ctx, {
+      'Dockerfile': 'FROM busybox\nARG A=none\nRUN echo "arg is $A"\nCOPY . /ctx/\nRUN find /ctx | sort\n',
+      '.dockerignore': '# comment\nsecret.txt\nnode_modules\n**/*.log\n!keep.log\nDockerfile\n.dockerignore\n',
+      'app.txt': 'app\n',
+      'secret.txt': 'secret\n',
+      'keep.log': 'kept\n',
+      'drop.log': 'dropped\n',
+      'sub/deep/x.log': 'x\n',
+      'sub/deep/y.txt': 'y\n',
+      'node_modules/m/index.js': 'js\n',
+    });
+  });
+
+  it('steps with timings, RUN output, then CACHED on a rebuild; -q and --iidfile agree; docker gets the same cache', async () => {
+    const r = await d.berth(['build', '-t', 'bb:1', '-t', 'bb:2', '--build-arg', 'A=hello', '--label', 'k=v', ctx], { timeoutMs: 120_000 });
+    const out = okOut(r, 'berth build');
+    expectMatch(out, /^Sent build context: /m, 'context line');
+    expectMatch(out, /^\[1\/6\] FROM busybox$/m, 'step line');
+    expectMatch(out, /^\[3\/6\] RUN echo "arg is \$A"\n {6}arg is hello\n {6}=> \d+\.\ds {2}[0-9a-f]{12}$/m, 'RUN output and duration');
+    expectMatch(out, /^Successfully built [0-9a-f]{12}$/m, 'built');
+    expectMatch(out, /^Successfully tagged bb:1$/m, 'tagged 1');
+    expectMatch(out, /^Successfully tagged bb:2$/m, 'tagged 2');
+    assert.doesNotMatch(out, /Running in|Removing intermediate/);
+    // .dockerignore rules: exceptions and **; the Dockerfile and .dockerignore are sent
+    // but, being listed, left out of COPY by the builder (the -q comparison with
+    // docker below shows the contexts are the same).
+    const files = out.split('\n').filter((l) => l.startsWith('      /ctx')).map((l) => l.trim());
+    assert.deepEqual(files, ['/ctx', '/ctx/app.txt', '/ctx/keep.log', '/ctx/sub', '/ctx/sub/deep', '/ctx/sub/deep/y.txt']);
+    assert.equal(okOut(await d.berth(['inspect', '-f', '{{.Config.Labels.k}}', 'bb:1']), 'inspect'), 'v');
+
+    const again = okOut(await d.berth(['build', '-t', 'bb:1', '--build-arg', 'A=hello', '--label', 'k=v', ctx], { timeoutMs: 60_000 }), 'rebuild');
+    expectMatch(again, /^\[3\/6\] RUN echo "arg is \$A"\n {6}=> CACHED {2}[0-9a-f]{12}$/m, 'cached step');
+    expectMatch(again, /^Build finished in \d+\.\ds: 6 steps, 5 cached$/m, 'summary');
+
+    const iid = path.join(d.dir, 'iid');
+    const q = await d.berth(['build', '-q', '--iidfile', iid, '--build-arg', 'A=hello', '--label', 'k=v', ctx]);
+    const id = okOut(q, 'build -q');
+    assert.match(id, /^sha256:[0-9a-f]{64}$/);
+    assert.equal(fs.readFileSync(iid, 'utf8'), id);
+    assert.equal(okOut(await d.berth(['inspect', '-f', '{{.Id}}', 'bb:1']), 'inspect'), id);
+    // The docker CLI's context for the same directory hits the same cache: the same image.
+    const dq = await d.docker(['build', '-q', '--build-arg', 'A=hello', '--label', 'k=v', ctx]);
+    assert.equal(okOut(dq, 'docker build -q'), id);
+  });
+
+  it('--progress=plain prints what the docker CLI prints', async () => {
+    const berth = okOut(await d.berth(['build', '--progress=plain', '--build-arg', 'A=hello', '--label', 'k=v', ctx]), 'berth plain');
+    const docker = okOut(await d.docker(['build', '--build-arg', 'A=hello', '--label', 'k=v', ctx]), 'docker');
+    const norm = (s: string): string => s.replace(/Sending build context to Docker daemon +\S+/, 'Sending build context').replace(/\r/g, '').replace(/\n+/g, '\n');
+    assert.equal(norm(berth), norm(docker));
+  });
+
+  it('-f outside the context, -f - and - (Dockerfile or tar on stdin)', async () => {
+    const other = fs.mkdtempSync(path.join(d.dir, 'df-'));
+    write(other, { 'Dockerfile.alt': 'FROM busybox\nCOPY app.txt /app.txt\nRUN ls -a / | grep -c dockerfile || true\n' });
+    const outside = await d.berth(['build', '-t', 'bb:alt', '-f', path.join(other, 'Dockerfile.alt'), ctx]);
+    okOut(outside, 'build -f outside');
+    assert.equal(okOut(await d.berth(['run', '--rm', 'bb:alt', 'cat', '/app.txt']), 'run'), 'app');
+
+    const stdinDf = await d.berth(['build', '-t', 'bb:stdin', '-f', '-', ctx], { input: 'FROM busybox\nCOPY keep.log /k\n' });
+    okOut(stdinDf, 'build -f -');
+    assert.equal(okOut(await d.berth(['run', '--rm', 'bb:stdin', 'cat', '/k']), 'run'), 'kept');
+
+    const onlyDf = await d.berth(['build', '-t', 'bb:only', '-'], { input: 'FROM busybox\nRUN echo only\n' });
+    expectMatch(okOut(onlyDf, 'build -'), /^ {6}only$/m, 'Dockerfile on stdin');
+
+    const tarFile = path.join(d.dir, 'ctx.tar');
+    assert.equal(runSync('tar', ['-C', ctx, '-cf', tarFile, 'Dockerfile', 'app.txt']).code, 0);
+    const fromTar = await d.berth(['build', '-t', 'bb:tar', '--build-arg', 'A=tar', '-'], { input: fs.readFileSync(tarFile), timeoutMs: 60_000 });
+    expectMatch(okOut(fromTar, 'build - <tar'), /arg is tar/, 'tar on stdin');
+
+    const both = await d.berth(['build', '-f', '-', '-'], { input: 'FROM busybox\n' });
+    assert.equal(both.code, 1);
+    assert.equal(both.stderr.trim(), "invalid argument: can't use stdin for both build context and dockerfile");
+  });
+
+  it('--target stops at a stage; a failed RUN exits with its code and the daemon message, like docker', async () => {
+    const ms = fs.mkdtempSync(path.join(d.dir, 'ms-'));
+    write(ms, { Dockerfile: 'FROM busybox AS one\nRUN echo one > /one\nFROM one AS two\nRUN echo two > /two\n' });
+    okOut(await d.berth(['build', '--target', 'one', '-t', 'bb:one', ms]), 'target');
+    const ls = await d.berth(['run', '--rm', 'bb:one', 'ls', '/one', '/two']);
+    assert.notEqual(ls.code, 0);
+
+    const bad = fs.mkdtempSync(path.join(d.dir, 'bad-'));
+    write(bad, { Dockerfile: 'FROM busybox\nRUN echo before && exit 3\n' });
+    const b = await d.berth(['build', bad]);
+    const k = await d.docker(['build', bad]);
+    // The daemon's errorDetail carries the RUN's exit code, and the docker CLI exits with it.
+    assert.equal(k.code, 3);
+    assert.equal(b.code, 3);
+    expectMatch(b.stdout, /=> FAILED after/, 'failed step marker');
+    expectMatch(b.stdout, /^ {6}before$/m, 'output before the failure');
+    assert.equal(b.stderr.trim(), k.stderr.trim().split('\n').filter((l) => !/DEPRECATED|BuildKit|environment-variable|^\s*$|buildx|docs\.docker/.test(l)).join('\n'));
+
+    const missing = await d.berth(['build', fs.mkdtempSync(path.join(d.dir, 'empty-'))]);
+    assert.equal(missing.code, 1);
+    expectMatch(missing.stderr, /^unable to prepare context: unable to evaluate symlinks in Dockerfile path: lstat .*\/Dockerfile: no such file or directory$/m, 'no Dockerfile');
+    const nopath = await d.berth(['build', '/nonexistent-ctx']);
+    assert.equal(nopath.stderr.trim(), 'unable to prepare context: path "/nonexistent-ctx" not found');
+    const badTag = await d.berth(['build', '-t', 'Bad', ctx]);
+    assert.equal(badTag.code, 125);
+    expectMatch(badTag.stderr, /invalid argument "Bad" for "-t, --tag" flag: invalid reference format: repository name \(library\/Bad\) must be lowercase/, 'tag');
+  });
+
+  it('builder prune, image build and builder build aliases', async () => {
+    okOut(await d.berth(['image', 'build', '-q', ctx]), 'image build');
+    okOut(await d.berth(['builder', 'build', '-q', ctx]), 'builder build');
+    const p = await d.berth(['builder', 'prune', '-f', '-a']);
+    expectMatch(okOut(p, 'builder prune'), /Total reclaimed space: /, 'prune');
+    const k = await d.docker(['builder', 'prune', '-f', '-a']);
+    assert.equal(okOut(await d.berth(['builder', 'prune', '-f']), 'again'), okOut(k, 'docker builder prune').replace(/^.*\n(?=Total)/s, ''));
+    const no = await d.berth(['builder', 'prune'], { input: 'n\n' });
+    assert.equal(no.code, 1);
+    assert.match(no.stdout, /WARNING! This will remove all dangling build cache\. Are you sure you want to continue\? \[y\/N\] /);
+  });
+});
+
+describe('berth cp / commit / diff / export / update', { skip: skipUnlessRoot() }, () => {
+  const d = useDaemon();
+  let host: string;
+
+  before(async () => {
+    host = fs.mkdtempSync(path.join(d.dir, 'cp-'));
+    okOut(await d.docker(['run', '-d', '--name', 'c1', 'busybox', 'sh', '-c', 'mkdir -p /data/sub && echo one > /data/a && echo two > /data/sub/b && ln -s /data/a /data/link && sleep 300']), 'run');
+    for (let i = 0; i < 50; i++) {
+      if ((await d.docker(['exec', 'c1', 'test', '-e', '/data/link'])).code === 0) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  });
+  after(async () => {
+    await d.docker(['rm', '-f', 'c1']);
+  });
+
+  it('cp from the container: file, dir, dir/. and new names, as docker cp does', async () => {
+    for (const [cli, run] of [['berth', d.berth.bind(d)], ['docker', d.docker.bind(d)]] as const) {
+      const root = path.join(host, cli);
+      fs.mkdirSync(path.join(root, 'existing'), { recursive: true });
+      okOut(await run(['cp', 'c1:/data/a', path.join(root, 'file-a')]), `${cli} cp file`);
+      okOut(await run(['cp', 'c1:/data', path.join(root, 'existing')]), `${cli} cp dir into dir`);
+      okOut(await run(['cp', 'c1:/data', path.join(root, 'newdir')]), `${cli} cp dir to new name`);
+      okOut(await run(['cp', 'c1:/data/.', path.join(root, 'contents')]), `${cli} cp dir/. to new`);
+      fs.mkdirSync(path.join(root, 'into'));
+      okOut(await run(['cp', 'c1:/data/sub/.', path.join(root, 'into')]), `${cli} cp dir/. into existing`);
+      okOut(await run(['cp', 'c1:/data/link', path.join(root, 'link-plain')]), `${cli} cp symlink`);
+      okOut(await run(['cp', '-L', 'c1:/data/link', path.join(root, 'link-followed')]), `${cli} cp -L`);
+      const noDir = await run(['cp', 'c1:/data/a', path.join(root, 'nodir') + '/']);
+      assert.equal(noDir.code, 1, `${cli} file to missing dir/`);
+      const missing = await run(['cp', 'c1:/nope', root]);
+      assert.equal(missing.code, 1);
+    }
+    assert.deepEqual(tree(path.join(host, 'berth')), tree(path.join(host, 'docker')));
+    assert.equal(fs.readFileSync(path.join(host, 'berth', 'file-a'), 'utf8'), 'one\n');
+    assert.ok(fs.lstatSync(path.join(host, 'berth', 'link-plain')).isSymbolicLink());
+    assert.equal(fs.readFileSync(path.join(host, 'berth', 'link-followed'), 'utf8'), 'one\n');
+    const m1 = await d.berth(['cp', 'c1:/data/a', path.join(host, 'nodir') + '/']);
+    const m2 = await d.docker(['cp', 'c1:/data/a', path.join(host, 'nodir') + '/']);
+    assert.equal(m1.stderr.trim(), m2.stderr.trim());
+    const n1 = await d.berth(['cp', 'c1:/nope', host]);
+    const n2 = await d.docker(['cp', 'c1:/nope', host]);
+    assert.equal(n1.stderr.trim(), n2.stderr.trim());
+  });
+
+  it('cp to the container and through stdin/stdout tars', async () => {
+    const src = path.join(host, 'up');
+    write(src, { 'f.txt': 'F\n', 'd/g.txt': 'G\n' });
+    okOut(await d.berth(['cp', path.join(src, 'f.txt'), 'c1:/tmp/']), 'file into dir');
+    okOut(await d.berth(['cp', path.join(src, 'f.txt'), 'c1:/tmp/renamed']), 'file to new name');
+    okOut(await d.berth(['cp', path.join(src, 'd'), 'c1:/tmp/newd']), 'dir to new name');
+    okOut(await d.berth(['cp', path.join(src, 'd') + '/.', 'c1:/tmp/']), 'dir contents into dir');
+    okOut(await d.berth(['container', 'cp', '-a', src, 'c1:/tmp']), 'container cp -a');
+    const ls = okOut(await d.docker(['exec', 'c1', 'sh', '-c', 'cat /tmp/f.txt /tmp/renamed /tmp/newd/g.txt /tmp/g.txt /tmp/up/d/g.txt']), 'exec');
+    assert.equal(ls, 'F\nF\nG\nG\nG');
+    const dirOnFile = await d.berth(['cp', path.join(src, 'd'), 'c1:/tmp/renamed']);
+    assert.equal(dirOnFile.code, 1);
+    assert.equal(dirOnFile.stderr.trim(), 'cannot copy directory');
+    const local = await d.berth(['cp', path.join(src, 'nope'), 'c1:/tmp']);
+    assert.equal(local.code, 1);
+    const dlocal = await d.docker(['cp', path.join(src, 'nope'), 'c1:/tmp']);
+    assert.equal(local.stderr.trim(), dlocal.stderr.trim());
+    const both = await d.berth(['cp', 'c1:/a', 'c1:/b']);
+    assert.equal(both.stderr.trim(), 'copying between containers is not supported');
+    const none = await d.berth(['cp', 'a', 'b']);
+    assert.equal(none.stderr.trim(), 'must specify at least one container source');
+
+    const tarOut = path.join(host, 'out.tar');
+    const r = runSync('sh', ['-c', `"$0" "$1" cp c1:/data - > "$2"`, process.execPath, berthBin(), tarOut], { env: d.env });
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(tarNames(tarOut), ['data/', 'data/a', 'data/link', 'data/sub/', 'data/sub/b']);
+    const inTar = path.join(host, 'in.tar');
+    assert.equal(runSync('tar', ['-C', src, '-cf', inTar, 'f.txt']).code, 0);
+    okOut(await d.berth(['cp', '-', 'c1:/data/sub'], { input: fs.readFileSync(inTar) }), 'cp - (tar on stdin)');
+    assert.equal(okOut(await d.docker(['exec', 'c1', 'cat', '/data/sub/f.txt']), 'cat'), 'F');
+    const notDir = await d.berth(['cp', '-', 'c1:/data/a'], { input: fs.readFileSync(inTar) });
+    assert.equal(notDir.stderr.trim(), 'destination "c1:/data/a" must be a directory');
+  });
+
+  it('diff, commit -a -m -c, export -o, as docker prints them', async () => {
+    okOut(await d.docker(['exec', 'c1', 'sh', '-c', 'echo x > /newfile && rm -f /bin/true']), 'exec');
+    const bd = okOut(await d.berth(['diff', 'c1']), 'berth diff');
+    assert.equal(bd, okOut(await d.docker(['diff', 'c1']), 'docker diff'));
+    expectMatch(bd, /^A \/newfile$/m, 'added');
+    expectMatch(bd, /^D \/bin\/true$/m, 'deleted');
+    assert.equal(okOut(await d.berth(['container', 'diff', 'c1']), 'container diff'), bd);
+
+    const id = okOut(await d.berth(['commit', '-a', 'Me <me@x>', '-m', 'msg', '-c', 'ENV FOO=bar', '-c', 'LABEL l=1', 'c1', 'committed:v1']), 'commit');
+    assert.match(id, /^sha256:[0-9a-f]{64}$/);
+    const fmt = '{{.Author}}|{{.Comment}}|{{index .Config.Labels "l"}}|{{.Config.Env}}';
+    assert.match(okOut(await d.berth(['inspect', '-f', fmt, 'committed:v1']), 'inspect'), /^Me <me@x>\|msg\|1\|\[.*FOO=bar\]$/);
+    // The same commit by the docker CLI gives the same configuration.
+    okOut(await d.docker(['commit', '-a', 'Me <me@x>', '-m', 'msg', '-c', 'ENV FOO=bar', '-c', 'LABEL l=1', 'c1', 'committed:docker']), 'docker commit');
+    assert.equal(okOut(await d.berth(['inspect', '-f', fmt, 'committed:v1']), 'inspect'), okOut(await d.berth(['inspect', '-f', fmt, 'committed:docker']), 'inspect docker'));
+    assert.equal(okOut(await d.berth(['run', '--rm', 'committed:v1', 'cat', '/newfile']), 'run'), 'x');
+    const noPause = okOut(await d.berth(['container', 'commit', '--pause=false', 'c1']), 'commit --pause=false');
+    assert.match(noPause, /^sha256:/);
+    const badRef = await d.berth(['commit', 'c1', 'x@sha256:' + 'a'.repeat(64)]);
+    assert.equal(badRef.code, 1);
+
+    const tarFile = path.join(host, 'export.tar');
+    okOut(await d.berth(['export', '-o', tarFile, 'c1']), 'export -o');
+    const names = tarNames(tarFile);
+    assert.ok(names.includes('newfile'), 'newfile exported');
+    assert.ok(names.includes('data/sub/b'), 'data exported');
+    assert.ok(!names.includes('bin/true'), 'deleted file not exported');
+    const missing = await d.berth(['export', 'nope']);
+    assert.equal(missing.code, 1);
+    assert.equal(missing.stderr.trim(), (await d.docker(['export', 'nope'])).stderr.trim());
+  });
+
+  it('update: resources and restart policy, output and errors as docker', async () => {
+    const b = await d.berth(['update', '--memory', '64m', '--memory-swap', '128m', '--cpu-shares', '512', '--pids-limit', '100', '--restart', 'on-failure:3', 'c1']);
+    assert.equal(okOut(b, 'update'), 'c1');
+    assert.equal(okOut(await d.berth(['inspect', '-f', '{{.HostConfig.Memory}} {{.HostConfig.MemorySwap}} {{.HostConfig.CpuShares}} {{.HostConfig.PidsLimit}} {{.HostConfig.RestartPolicy.Name}}:{{.HostConfig.RestartPolicy.MaximumRetryCount}}', 'c1']), 'inspect'), '67108864 134217728 512 100 on-failure:3');
+    assert.equal(okOut(await d.berth(['container', 'update', '--cpus', '0.5', 'c1']), 'cpus'), okOut(await d.docker(['update', '--cpus', '0.5', 'c1']), 'docker cpus'));
+    assert.equal(okOut(await d.berth(['inspect', '-f', '{{.HostConfig.NanoCpus}}', 'c1']), 'inspect'), '500000000');
+    const none = await d.berth(['update', 'c1']);
+    assert.equal(none.code, 1);
+    assert.equal(none.stderr.trim(), (await d.docker(['update', 'c1'])).stderr.trim());
+    const missing = await d.berth(['update', '-m', '64m', 'nope', 'c1']);
+    assert.equal(missing.code, 1);
+    assert.equal(missing.stdout.trim(), 'c1');
+    assert.equal(missing.stderr.trim(), (await d.docker(['update', '-m', '64m', 'nope'])).stderr.trim());
+    const badRestart = await d.berth(['update', '--restart', 'always:x', 'c1']);
+    assert.notEqual(badRestart.code, 0);
+  });
+});
+
+const regSkip = skipUnlessRoot() || (haveRegistry() ? false : 'docker-registry is not installed');
+
+describe('berth run: auto-pull with stored credentials', { skip: regSkip }, () => {
+  const d = useDaemon();
+  let reg: RegistryPeer;
+  before(async () => {
+    const certs = makeCerts(path.join(d.dir, 'auto-certs'), ['127.0.0.1']);
+    reg = await startRegistry(d, { htpasswd: true, tls: { cert: certs.cert, key: certs.key } });
+  });
+  after(async () => {
+    await reg?.stop();
+  });
+
+  it('prints "Unable to find image" and pulls with X-Registry-Auth from config.json', async () => {
+    const ref = `${reg.host}/auto/pull:1`;
+    okOut(await d.berth(['tag', 'busybox', ref]), 'tag');
+    const l = await d.berth(['login', '-u', TEST_USER, '--password-stdin', reg.host], { input: `${TEST_PASSWORD}\n` });
+    okOut(l, 'login');
+    okOut(await d.berth(['push', ref], { timeoutMs: 120_000 }), 'push');
+    okOut(await d.berth(['rmi', ref]), 'rmi');
+    const r = await d.berth(['run', '--rm', ref, 'echo', 'pulled'], { timeoutMs: 120_000 });
+    assert.equal(okOut(r, 'run'), 'pulled');
+    expectMatch(r.stderr, new RegExp(`^Unable to find image '${ref.replace(/[.]/g, '\\.')}' locally$`, 'm'), 'unable to find');
+    okOut(await d.berth(['rmi', ref]), 'rmi again');
+    const c = await d.berth(['create', '--name', 'ap', ref, 'true'], { timeoutMs: 120_000 });
+    assert.match(okOut(c, 'create'), /^[0-9a-f]{64}$/);
+    okOut(await d.berth(['rm', 'ap']), 'rm');
+    // Without the stored credentials the registry refuses the pull.
+    okOut(await d.berth(['logout', reg.host]), 'logout');
+    okOut(await d.berth(['rmi', ref]), 'rmi 3');
+    const denied = await d.berth(['run', '--rm', ref, 'true'], { timeoutMs: 60_000 });
+    assert.notEqual(denied.code, 0);
+  });
+});
