@@ -90,6 +90,11 @@ export class StepDisplay {
       return;
     }
     const c = this.cur;
+    // The builder's own warnings are not the step's output.
+    if (c && /^\[Warning\] /.test(line)) {
+      this.write(`${line}\n`);
+      return;
+    }
     if (c) {
       if (line === ' ---> Using cache') {
         c.cached = true;
