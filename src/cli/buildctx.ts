@@ -14,7 +14,7 @@ import { parseDockerignore, PatternMatcher } from '../build/dockerignore';
 export class ContextError extends Error {}
 
 /** build.GetContextFromLocalDir: the real context directory and the Dockerfile path relative to it. */
-export function contextFromLocalDir(dir: string, dockerfileName: string): { contextDir: string; relDockerfile: string } {
+export function contextFromLocalDir(dir: string, dockerfileName: string): { contextDir: string; relDockerfile: string; absDockerfile?: string } {
   let contextDir: string;
   try {
     contextDir = fs.realpathSync(path.resolve(dir));
@@ -34,7 +34,7 @@ export function contextFromLocalDir(dir: string, dockerfileName: string): { cont
   } catch (e) {
     throw new ContextError(`unable to evaluate symlinks in Dockerfile path: ${goPathError(e, 'lstat')}`);
   }
-  return { contextDir, relDockerfile: path.relative(contextDir, abs) };
+  return { contextDir, relDockerfile: path.relative(contextDir, abs), absDockerfile: abs };
 }
 
 /** Go's *PathError text for a Node fs error ("lstat /x: no such file or directory"). */

@@ -149,7 +149,8 @@ describe('berth build', { skip: skipUnlessRoot() }, () => {
 
   it('builder prune, image build and builder build aliases', async () => {
     okOut(await d.berth(['image', 'build', '-q', ctx]), 'image build');
-    okOut(await d.berth(['builder', 'build', '-q', ctx]), 'builder build');
+    const plainId = okOut(await d.berth(['builder', 'build', '-q', ctx]), 'builder build');
+    assert.equal(okOut(await d.berth(['build', '-q', '--compress', ctx]), 'build --compress'), plainId);
     const p = await d.berth(['builder', 'prune', '-f', '-a']);
     expectMatch(okOut(p, 'builder prune'), /Total reclaimed space: /, 'prune');
     const k = await d.docker(['builder', 'prune', '-f', '-a']);
@@ -215,6 +216,12 @@ describe('berth cp / commit / diff / export / update', { skip: skipUnlessRoot() 
     okOut(await d.berth(['container', 'cp', '-a', src, 'c1:/tmp']), 'container cp -a');
     const ls = okOut(await d.docker(['exec', 'c1', 'sh', '-c', 'cat /tmp/f.txt /tmp/renamed /tmp/newd/g.txt /tmp/g.txt /tmp/up/d/g.txt']), 'exec');
     assert.equal(ls, 'F\nF\nG\nG\nG');
+    // A symlink at the destination is followed: the file it points to is replaced.
+    okOut(await d.docker(['exec', 'c1', 'ln', '-s', '/tmp/renamed', '/tmp/tolink']), 'ln');
+    write(src, { 'other.txt': 'O\n' });
+    okOut(await d.berth(['cp', path.join(src, 'other.txt'), 'c1:/tmp/tolink']), 'cp onto a symlink');
+    assert.equal(okOut(await d.docker(['exec', 'c1', 'cat', '/tmp/renamed']), 'cat'), 'O');
+    fs.rmSync(path.join(src, 'other.txt'));
     const dirOnFile = await d.berth(['cp', path.join(src, 'd'), 'c1:/tmp/renamed']);
     assert.equal(dirOnFile.code, 1);
     assert.equal(dirOnFile.stderr.trim(), 'cannot copy directory');

@@ -254,13 +254,13 @@ async function prepareContext(cli: Cli, specified: string, dockerfileName: strin
     return { body: dockerfileOnlyTar(Buffer.concat(text)), dockerfile: 'Dockerfile' };
   }
   if (fs.existsSync(specified)) {
-    const { contextDir, relDockerfile } = contextFromLocalDir(specified, dockerfileName);
+    const { contextDir, relDockerfile, absDockerfile } = contextFromLocalDir(specified, dockerfileName);
     let extra: Buffer | undefined;
     if (fromStdinDockerfile) extra = await readAllInput(cli.streams.in);
     else if (relDockerfile.startsWith('../')) {
       // Outside the context: sent inside the tar under a random name, as Docker does.
       try {
-        extra = fs.readFileSync(dockerfileName);
+        extra = fs.readFileSync(absDockerfile ?? dockerfileName);
       } catch (e) {
         throw new Error(`unable to open Dockerfile: ${(e as Error).message}`);
       }

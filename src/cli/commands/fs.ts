@@ -287,7 +287,7 @@ export const commit: CommandSpec = {
       }
       if (named.digest !== undefined) throw new Error('refusing to create a tag with a digest reference');
       repo = familiarName(named);
-      tag = named.tag;
+      tag = named.tag ?? 'latest'; // TagNameOnly, as the docker client sends it
     }
     const res = await cli.client.containerCommit(container, {
       repo, tag, comment: fl.string('message'), author: fl.string('author'), changes: fl.list('change'), pause: fl.bool('pause'),
@@ -405,12 +405,14 @@ export const update: CommandSpec = {
         CpuRealtimePeriod: fl.int('cpu-rt-period'),
         CpuRealtimeRuntime: fl.int('cpu-rt-runtime'),
         NanoCpus: nanoCpus(fl.string('cpus')),
-        RestartPolicy: parseRestartPolicy(fl.string('restart')),
       };
     } catch (e) {
+      // Bad sizes and CPU counts are flag errors for the docker CLI (exit 125).
       if (e instanceof OptsError) throw new StatusError(125, e.message);
       throw e;
     }
+    // A bad restart policy is reported by the command itself (exit 1).
+    if (fl.string('restart')) body['RestartPolicy'] = parseRestartPolicy(fl.string('restart'));
     if (fl.int('pids-limit') !== 0) body['PidsLimit'] = fl.int('pids-limit');
     const warns: string[] = [];
     const errs: string[] = [];
