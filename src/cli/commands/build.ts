@@ -463,9 +463,9 @@ export const build: CommandSpec = {
     const display = plain || quiet ? undefined : new StepDisplay(out, Date.now, cli.debug);
     const res = await cli.client.imageBuild(body, query, registryConfig());
     if (prep.body) {
-      if (plain) out(`Sending build context to Docker daemon  ${humanSize(sent.n)}\n`);
+      // The docker CLI's final upload progress line off a terminal: status, %8v size, "\r", then "\r\n".
+      if (plain) out(`Sending build context to Docker daemon ${humanSize(sent.n).padStart(8)}\r\r\n`);
       else if (display) out(`Sent build context: ${humanSize(sent.n)}\n`);
-      if (plain) out('\n');
     }
     let id: string;
     try {
