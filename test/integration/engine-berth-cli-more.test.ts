@@ -86,6 +86,10 @@ describe('berth build', { skip: skipUnlessRoot() }, () => {
     // The docker CLI's context for the same directory hits the same cache: the same image.
     const dq = await d.docker(['build', '-q', '--build-arg', 'A=hello', '--label', 'k=v', ctx]);
     assert.equal(okOut(dq, 'docker build -q'), id);
+
+    const fresh = okOut(await d.berth(['build', '--no-cache', '--network', 'none', '--build-arg', 'A=hello', '--label', 'k=v', ctx], { timeoutMs: 60_000 }), '--no-cache');
+    assert.doesNotMatch(fresh, /CACHED/);
+    expectMatch(fresh, /: 6 steps, 0 cached$/m, 'no cache');
   });
 
   it('--progress=plain prints what the docker CLI prints', async () => {
@@ -276,6 +280,10 @@ describe('berth cp / commit / diff / export / update', { skip: skipUnlessRoot() 
     assert.ok(names.includes('newfile'), 'newfile exported');
     assert.ok(names.includes('data/sub/b'), 'data exported');
     assert.ok(!names.includes('bin/true'), 'deleted file not exported');
+    const viaStdout = path.join(host, 'export-stdout.tar');
+    const r = runSync('sh', ['-c', `"$0" "$1" export c1 > "$2"`, process.execPath, berthBin(), viaStdout], { env: d.env });
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(tarNames(viaStdout), names);
     const missing = await d.berth(['export', 'nope']);
     assert.equal(missing.code, 1);
     assert.equal(missing.stderr.trim(), (await d.docker(['export', 'nope'])).stderr.trim());
