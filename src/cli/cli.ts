@@ -68,6 +68,10 @@ export class Cli {
     return (this.streams.out as NodeJS.WriteStream).isTTY === true;
   }
 
+  get errIsTTY(): boolean {
+    return (this.streams.err as NodeJS.WriteStream).isTTY === true;
+  }
+
   get inIsTTY(): boolean {
     return (this.streams.in as NodeJS.ReadStream).isTTY === true;
   }

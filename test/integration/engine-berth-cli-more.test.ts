@@ -5,7 +5,7 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { berthBin, expectMatch, okOut, runSync, skipUnlessRoot, useDaemon } from '../harness';
+import { berthBin, DOCKER_BIN, expectMatch, okOut, runSync, skipUnlessRoot, TmuxSession, useDaemon } from '../harness';
 import { haveRegistry, makeCerts, startRegistry, TEST_PASSWORD, TEST_USER, type RegistryPeer } from './registry-peer';
 
 function write(dir: string, files: Record<string, string>): void {
@@ -251,6 +251,35 @@ describe('berth cp / commit / diff / export / update', { skip: skipUnlessRoot() 
     assert.equal(okOut(await d.docker(['exec', 'c1', 'cat', '/data/sub/f.txt']), 'cat'), 'F');
     const notDir = await d.berth(['cp', '-', 'c1:/data/a'], { input: fs.readFileSync(inTar) });
     assert.equal(notDir.stderr.trim(), 'destination "c1:/data/a" must be a directory');
+  });
+
+  it('on a terminal, cp shows its progress and then a summary line, as docker cp does', async () => {
+    const sock = path.join(d.dir, 'tmux-cp.sock');
+    const dest = path.join(host, 'tty-copy');
+    const run = async (name: string, argv: string[]): Promise<string> => {
+      const t = await TmuxSession.start(sock, name, argv, d.env);
+      try {
+        assert.equal(await t.waitExit(30_000), 0, await t.capture());
+        return await t.capture();
+      } finally {
+        await t.kill();
+      }
+    };
+    try {
+      const from = await run('cp-from', [process.execPath, berthBin(), 'cp', 'c1:/data', dest]);
+      expectMatch(from, new RegExp(`^Successfully copied [0-9.]+k?B to ${dest}$`, 'm'), 'from summary');
+      assert.doesNotMatch(from, /Preparing to copy/);
+      // The docker CLI counts the same tar bytes.
+      const dfrom = await run('cp-from-docker', [DOCKER_BIN, 'cp', 'c1:/data', `${dest}-docker`]);
+      const line = (text: string, to: string): string => (new RegExp(`^Successfully copied .* to ${to}$`, 'm').exec(text)?.[0] ?? '').replace(to, 'DEST');
+      assert.equal(line(from, dest), line(dfrom, `${dest}-docker`));
+      const to = await run('cp-to', [process.execPath, berthBin(), 'cp', dest, 'c1:/tmp/ttycopy']);
+      expectMatch(to, /^Successfully copied [0-9.]+k?B to c1:\/tmp\/ttycopy$/m, 'to summary');
+      const q = await run('cp-q', [process.execPath, berthBin(), 'cp', '-q', 'c1:/data/a', path.join(host, 'tty-q')]);
+      assert.doesNotMatch(q, /Successfully copied/);
+    } finally {
+      TmuxSession.killServer(sock);
+    }
   });
 
   it('diff, commit -a -m -c, export -o, as docker prints them', async () => {

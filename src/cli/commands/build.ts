@@ -461,7 +461,21 @@ export const build: CommandSpec = {
       else cli.out(s);
     };
     const display = plain || quiet ? undefined : new StepDisplay(out, Date.now, cli.debug);
-    const res = await cli.client.imageBuild(body, query, registryConfig());
+    // On a terminal, the upload's progress is redrawn in place until the daemon answers.
+    let ticker: NodeJS.Timeout | undefined;
+    if (prep.body && !quiet && cli.outIsTTY) {
+      const label = plain ? 'Sending build context to Docker daemon ' : 'Sending build context: ';
+      ticker = setInterval(() => cli.out(`\x1b[2K\r${label}${humanSize(sent.n).padStart(plain ? 8 : 0)}`), 100);
+    }
+    let res;
+    try {
+      res = await cli.client.imageBuild(body, query, registryConfig());
+    } finally {
+      if (ticker) {
+        clearInterval(ticker);
+        cli.out('\x1b[2K\r');
+      }
+    }
     if (prep.body) {
       // The docker CLI's final upload progress line off a terminal: status, %8v size, "\r", then "\r\n".
       if (plain) out(`Sending build context to Docker daemon ${humanSize(sent.n).padStart(8)}\r\r\n`);

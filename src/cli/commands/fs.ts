@@ -129,6 +129,27 @@ function summary(cli: Cli, n: number, dest: string): void {
   cli.err(`Successfully copied ${humanSizeWithPrecision(n, 3)} to ${dest}\n`);
 }
 
+/**
+ * The docker CLI's live copy progress on a terminal stderr: "Preparing to
+ * copy...", then "<header><size>" redrawn every 75 ms; stop() erases it.
+ */
+function copyProgress(cli: Cli, header: string, counter: { n: number }): () => void {
+  if (!cli.errIsTTY) return () => undefined;
+  const ESC = '\x1b[';
+  cli.err(`${ESC}sPreparing to copy...`);
+  cli.err(`${ESC}?25l${ESC}u${ESC}2K${header}${humanSizeWithPrecision(0, 3)}`);
+  let last = 0;
+  const timer = setInterval(() => {
+    if (counter.n === last) return; // nothing new: leave the terminal alone
+    last = counter.n;
+    cli.err(`${ESC}${header.length + 1}G${ESC}0K${humanSizeWithPrecision(last, 3)}`);
+  }, 75);
+  return () => {
+    clearInterval(timer);
+    cli.err(`${ESC}?25h${ESC}u${ESC}2K`);
+  };
+}
+
 async function statOrUndefined(cli: Cli, container: string, p: string): Promise<PathStat | undefined> {
   try {
     return await cli.client.containerStatPath(container, p);
@@ -174,8 +195,13 @@ async function copyFromContainer(cli: Cli, container: string, srcPathIn: string,
   if (plan.rebase) renames.push(plan.rebase);
   const counter = { n: 0 };
   const tar = renames.length ? packTar(renamed(readTar(counting(body, counter)), renames)) : counting(body, counter);
-  // As Docker's CopyTo: no chown (NoLchown), whatever the archive says.
-  await extractTar(tar, plan.dstDir, { sameOwner: false });
+  const stop = o.quiet ? () => undefined : copyProgress(cli, 'Copying from container - ', counter);
+  try {
+    // As Docker's CopyTo: no chown (NoLchown), whatever the archive says.
+    await extractTar(tar, plan.dstDir, { sameOwner: false });
+  } finally {
+    stop();
+  }
   if (!o.quiet) summary(cli, counter.n, dstPath);
 }
 
@@ -203,7 +229,7 @@ async function copyToContainer(cli: Cli, container: string, srcIn: string, dstPa
   let target: string;
   if (srcPath === '-') {
     if (!dstInfo.isDir) throw new Error(`destination "${container}:${dstPath}" must be a directory`);
-    content = cli.streams.in;
+    content = Readable.from(counting(cli.streams.in as AsyncIterable<Buffer>, counter));
     target = dstInfo.path;
   } else {
     const srcInfo = copyInfoSourcePath(srcPath, o.followLink);
@@ -215,7 +241,12 @@ async function copyToContainer(cli: Cli, container: string, srcIn: string, dstPa
     content = Readable.from(counting(createTar(srcInfo.path, { prefix: top, includeRoot: true }), counter));
     target = plan.dstDir;
   }
-  await cli.client.copyToContainer(container, target, content, { copyUIDGID: o.copyUIDGID });
+  const stop = o.quiet ? () => undefined : copyProgress(cli, 'Copying to container - ', counter);
+  try {
+    await cli.client.copyToContainer(container, target, content, { copyUIDGID: o.copyUIDGID });
+  } finally {
+    stop();
+  }
   if (!o.quiet) summary(cli, counter.n, `${container}:${dstInfo.path}`);
 }
 
