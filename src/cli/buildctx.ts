@@ -40,7 +40,9 @@ export function contextFromLocalDir(dir: string, dockerfileName: string): { cont
 /** Go's *PathError text for a Node fs error ("lstat /x: no such file or directory"). */
 export function goPathError(e: unknown, op?: string): string {
   const err = e as NodeJS.ErrnoException;
-  const texts: Record<string, string> = { ENOENT: 'no such file or directory', ENOTDIR: 'not a directory', EACCES: 'permission denied', ELOOP: 'too many levels of symbolic links' };
+  const texts: Record<string, string> = {
+    ENOENT: 'no such file or directory', ENOTDIR: 'not a directory', EACCES: 'permission denied', ELOOP: 'too many levels of symbolic links', EISDIR: 'is a directory',
+  };
   const text = (err.code && texts[err.code]) ?? err.message;
   if (!err.path) return text;
   // realpath fails on the first missing component; Go's EvalSymlinks reports lstat on the path it tried.
@@ -57,12 +59,13 @@ export function trimBuildFilesFromExcludes(excludes: string[], dockerfile: strin
 }
 
 export function readDockerignore(contextDir: string): string[] {
+  const file = path.join(contextDir, '.dockerignore');
   let text: string;
   try {
-    text = fs.readFileSync(path.join(contextDir, '.dockerignore'), 'utf8');
+    text = fs.readFileSync(file, 'utf8');
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
-    throw e;
+    throw new Error(`error reading .dockerignore: ${goPathError({ ...(e as NodeJS.ErrnoException), path: file }, 'read')}`);
   }
   return parseDockerignore(text);
 }
@@ -86,7 +89,8 @@ export function listContext(contextDir: string, excludes: string[]): Item[] {
     try {
       names = fs.readdirSync(abs).sort();
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'EACCES') throw new ContextError(`error checking context: can't stat '${abs}'`);
+      // Not a "prepare context" error for the docker CLI: printed as is.
+      if ((e as NodeJS.ErrnoException).code === 'EACCES') throw new Error(`error checking context: can't stat '${abs}'`);
       throw e;
     }
     for (const n of names) {
@@ -112,7 +116,7 @@ export function listContext(contextDir: string, excludes: string[]): Item[] {
         try {
           fs.accessSync(childAbs, fs.constants.R_OK);
         } catch {
-          throw new ContextError(`error checking context: no permission to read from '${childAbs}'`);
+          throw new Error(`error checking context: no permission to read from '${childAbs}'`);
         }
       }
       items.push({ abs: childAbs, rel: childRel, st });

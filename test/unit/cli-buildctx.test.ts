@@ -98,6 +98,16 @@ describe('build context', () => {
     }
   });
 
+  it('a .dockerignore that cannot be read is reported as Docker does', () => {
+    const other = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-ctx3-'));
+    try {
+      fs.mkdirSync(path.join(other, '.dockerignore'));
+      assert.throws(() => readDockerignore(other), { message: `error reading .dockerignore: read ${other}/.dockerignore: is a directory` });
+    } finally {
+      fs.rmSync(other, { recursive: true, force: true });
+    }
+  });
+
   it('recognises archives on stdin', async () => {
     const chunks: Buffer[] = [];
     for await (const c of dockerfileOnlyTar(Buffer.from('FROM x\n'))) chunks.push(c as Buffer);
