@@ -7,6 +7,7 @@ import * as fs from 'node:fs';
 import { Readable } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
 import type { JSONMessage } from '../../client/types';
+import { counting } from '../bytecount';
 import { contextFromLocalDir, contextTar, ContextError, dockerfileOnlyTar, isArchive, listContext, readDockerignore, trimBuildFilesFromExcludes } from '../buildctx';
 import { FILTER_FLAG, parseFilterFlags, PROG, StatusError, type Cli, type CommandSpec } from '../cli';
 import type { Flags } from '../flags';
@@ -225,14 +226,6 @@ async function readAllInput(input: NodeJS.ReadableStream): Promise<Buffer> {
   return Buffer.concat(chunks);
 }
 
-/** Counts the bytes sent. */
-async function* counted(src: AsyncIterable<Buffer>, counter: { n: number }): AsyncGenerator<Buffer> {
-  for await (const c of src) {
-    counter.n += c.length;
-    yield c;
-  }
-}
-
 const isUrl = (s: string): boolean => /^https?:\/\//i.test(s);
 const isGitUrl = (s: string): boolean => /^git(@|:\/\/)/.test(s) || /^github\.com\//.test(s) || (isUrl(s) && /\.git(#.*)?$/.test(s));
 
@@ -449,7 +442,7 @@ export const build: CommandSpec = {
     const sent = { n: 0 };
     let body: Readable | Buffer = Buffer.alloc(0);
     if (prep.body) {
-      let src: AsyncIterable<Buffer> = counted(prep.body, sent);
+      let src: AsyncIterable<Buffer> = counting(prep.body, sent);
       if (fl.bool('compress')) src = Readable.from(src).pipe((await import('node:zlib')).createGzip());
       body = Readable.from(src);
     }

@@ -6,6 +6,7 @@ import * as path from 'node:path';
 import { Readable } from 'node:stream';
 import { hasMode, MODE_DEVICE, MODE_DIR, MODE_IRREGULAR, MODE_SYMLINK, type PathStat } from '../../client/client';
 import { createTar, extractTar, packTar, readTar, type TarEntry, type TarInput } from '../../common/archive';
+import { counting } from '../bytecount';
 import { PROG, StatusError, type Cli, type CommandSpec } from '../cli';
 import {
   CopyRuleError, getRebaseName, goBase, goClean, prepareArchiveCopy, preserveTrailingDotOrSeparator, rebaseEntryName,
@@ -15,14 +16,6 @@ import { mem, nanoCpus, OptsError, parseRestartPolicy } from '../run-opts';
 import { humanSizeWithPrecision } from '../units';
 
 // ---- cp ---------------------------------------------------------------------
-
-/** Counts the bytes that pass through an async iterable. */
-async function* counting(src: AsyncIterable<Buffer>, counter: { n: number }): AsyncGenerator<Buffer> {
-  for await (const c of src) {
-    counter.n += c.length;
-    yield c;
-  }
-}
 
 /** Renames the entries of a tar stream ([old, new] pairs applied in order, as RebaseArchiveEntries). */
 async function* renamed(src: AsyncIterable<TarEntry>, renames: Array<[string, string]>): AsyncGenerator<TarInput> {
