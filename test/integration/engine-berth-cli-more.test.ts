@@ -196,6 +196,11 @@ describe('berth cp / commit / diff / export / update', { skip: skipUnlessRoot() 
       okOut(await run(['cp', 'c1:/data/sub/.', path.join(root, 'into')]), `${cli} cp dir/. into existing`);
       okOut(await run(['cp', 'c1:/data/link', path.join(root, 'link-plain')]), `${cli} cp symlink`);
       okOut(await run(['cp', '-L', 'c1:/data/link', path.join(root, 'link-followed')]), `${cli} cp -L`);
+      okOut(await run(['cp', 'c1:/data/', path.join(root, 'slash-src')]), `${cli} cp dir/`);
+      fs.writeFileSync(path.join(root, 'overwrite'), 'old\n');
+      okOut(await run(['cp', 'c1:/data/sub/b', path.join(root, 'overwrite')]), `${cli} cp over a file`);
+      fs.symlinkSync('existing', path.join(root, 'dirlink'));
+      okOut(await run(['cp', 'c1:/data/a', path.join(root, 'dirlink')]), `${cli} cp to a local symlink to a dir`);
       const noDir = await run(['cp', 'c1:/data/a', path.join(root, 'nodir') + '/']);
       assert.equal(noDir.code, 1, `${cli} file to missing dir/`);
       const missing = await run(['cp', 'c1:/nope', root]);
@@ -203,6 +208,8 @@ describe('berth cp / commit / diff / export / update', { skip: skipUnlessRoot() 
     }
     assert.deepEqual(tree(path.join(host, 'berth')), tree(path.join(host, 'docker')));
     assert.equal(fs.readFileSync(path.join(host, 'berth', 'file-a'), 'utf8'), 'one\n');
+    assert.equal(fs.readFileSync(path.join(host, 'berth', 'overwrite'), 'utf8'), 'two\n');
+    assert.equal(fs.readFileSync(path.join(host, 'berth', 'existing', 'a'), 'utf8'), 'one\n');
     assert.ok(fs.lstatSync(path.join(host, 'berth', 'link-plain')).isSymbolicLink());
     assert.equal(fs.readFileSync(path.join(host, 'berth', 'link-followed'), 'utf8'), 'one\n');
     const m1 = await d.berth(['cp', 'c1:/data/a', path.join(host, 'nodir') + '/']);
@@ -211,6 +218,32 @@ describe('berth cp / commit / diff / export / update', { skip: skipUnlessRoot() 
     const n1 = await d.berth(['cp', 'c1:/nope', host]);
     const n2 = await d.docker(['cp', 'c1:/nope', host]);
     assert.equal(n1.stderr.trim(), n2.stderr.trim());
+  });
+
+  it('cp to the container: the same tree as docker cp makes', async () => {
+    const src = path.join(host, 'same');
+    write(src, { 'f.txt': 'F\n', 'd/g.txt': 'G\n', 'd/e/h.txt': 'H\n' });
+    fs.symlinkSync('d', path.join(src, 'dl'));
+    for (const [cli, run] of [['berth', d.berth.bind(d)], ['docker', d.docker.bind(d)]] as const) {
+      const t = `/tmp/cmp-${cli}`;
+      okOut(await d.docker(['exec', 'c1', 'mkdir', '-p', `${t}/existing`]), 'mkdir');
+      okOut(await run(['cp', path.join(src, 'f.txt'), `c1:${t}/existing`]), `${cli} file into dir`);
+      okOut(await run(['cp', path.join(src, 'f.txt'), `c1:${t}/newname`]), `${cli} file to new name`);
+      okOut(await run(['cp', path.join(src, 'd'), `c1:${t}/existing`]), `${cli} dir into dir`);
+      okOut(await run(['cp', path.join(src, 'd'), `c1:${t}/dnew`]), `${cli} dir to new name`);
+      okOut(await run(['cp', `${path.join(src, 'd')}/.`, `c1:${t}/contents`]), `${cli} dir/. to new`);
+      okOut(await run(['cp', path.join(src, 'dl'), `c1:${t}/link`]), `${cli} symlink as is`);
+      okOut(await run(['cp', '-L', path.join(src, 'dl'), `c1:${t}/followed`]), `${cli} -L`);
+      okOut(await run(['cp', `${path.join(src, 'dl')}/`, `c1:${t}/slash`]), `${cli} symlink/ follows`);
+      const bad = await run(['cp', path.join(src, 'f.txt'), `c1:${t}/missing/`]);
+      assert.equal(bad.code, 1, `${cli} file to missing dir/`);
+    }
+    const list = async (t: string): Promise<string> =>
+      okOut(await d.docker(['exec', 'c1', 'sh', '-c', `cd ${t} && find . | sort | while read f; do if [ -L "$f" ]; then echo "$f -> $(readlink "$f")"; else echo "$f"; fi; done`]), 'find');
+    assert.equal(await list('/tmp/cmp-berth'), await list('/tmp/cmp-docker'));
+    const b = await d.berth(['cp', path.join(src, 'f.txt'), 'c1:/tmp/cmp-berth/missing/']);
+    const k = await d.docker(['cp', path.join(src, 'f.txt'), 'c1:/tmp/cmp-docker/missing/']);
+    assert.equal(b.stderr.trim().replace('cmp-berth', 'X'), k.stderr.trim().replace('cmp-docker', 'X'));
   });
 
   it('cp to the container and through stdin/stdout tars', async () => {
