@@ -98,6 +98,11 @@ export function helpText(spec: CommandSpec, path: string): string {
   return s;
 }
 
+/** A bad flag value found after parsing: exit 125 with the usage lines, as pflag's own errors. */
+export function flagValueError(spec: CommandSpec, path: string, message: string): StatusError {
+  return new StatusError(125, `${message}\n\nUsage:  ${path} ${spec.use.split(' ').slice(1).join(' ')}\n\nRun '${path} --help' for more information`);
+}
+
 /** cobra-style argument count validation with docker's messages. */
 export function checkArgs(spec: CommandSpec, path: string, args: string[]): void {
   const r = spec.args;

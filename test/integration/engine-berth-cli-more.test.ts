@@ -31,6 +31,16 @@ function tree(dir: string): string[] {
   return out;
 }
 
+/** The docker CLI's stderr without what berth does not print: the legacy builder's DEPRECATED banner and logrus lines. */
+function dockerErr(t: string): string {
+  return t
+    .replace(/^DEPRECATED: The legacy builder[\s\S]*?\n\n/, '')
+    .split('\n')
+    .filter((l) => !/^time="[^"]*" level=/.test(l))
+    .join('\n')
+    .trim();
+}
+
 function tarNames(tarFile: string): string[] {
   const r = runSync('tar', ['-tf', tarFile]);
   assert.equal(r.code, 0, r.stderr);
@@ -142,7 +152,7 @@ describe('berth build', { skip: skipUnlessRoot() }, () => {
     assert.equal(b.code, 3);
     expectMatch(b.stdout, /=> FAILED after/, 'failed step marker');
     expectMatch(b.stdout, /^ {6}before$/m, 'output before the failure');
-    assert.equal(b.stderr.trim(), k.stderr.trim().split('\n').filter((l) => !/DEPRECATED|BuildKit|environment-variable|^\s*$|buildx|docs\.docker/.test(l)).join('\n'));
+    assert.equal(b.stderr.trim(), dockerErr(k.stderr));
 
     const missing = await d.berth(['build', fs.mkdtempSync(path.join(d.dir, 'empty-'))]);
     assert.equal(missing.code, 1);
@@ -214,10 +224,10 @@ describe('berth cp / commit / diff / export / update', { skip: skipUnlessRoot() 
     assert.equal(fs.readFileSync(path.join(host, 'berth', 'link-followed'), 'utf8'), 'one\n');
     const m1 = await d.berth(['cp', 'c1:/data/a', path.join(host, 'nodir') + '/']);
     const m2 = await d.docker(['cp', 'c1:/data/a', path.join(host, 'nodir') + '/']);
-    assert.equal(m1.stderr.trim(), m2.stderr.trim());
+    assert.equal(m1.stderr.trim(), dockerErr(m2.stderr));
     const n1 = await d.berth(['cp', 'c1:/nope', host]);
     const n2 = await d.docker(['cp', 'c1:/nope', host]);
-    assert.equal(n1.stderr.trim(), n2.stderr.trim());
+    assert.equal(n1.stderr.trim(), dockerErr(n2.stderr));
   });
 
   it('cp to the container: the same tree as docker cp makes', async () => {
@@ -243,7 +253,7 @@ describe('berth cp / commit / diff / export / update', { skip: skipUnlessRoot() 
     assert.equal(await list('/tmp/cmp-berth'), await list('/tmp/cmp-docker'));
     const b = await d.berth(['cp', path.join(src, 'f.txt'), 'c1:/tmp/cmp-berth/missing/']);
     const k = await d.docker(['cp', path.join(src, 'f.txt'), 'c1:/tmp/cmp-docker/missing/']);
-    assert.equal(b.stderr.trim().replace('cmp-berth', 'X'), k.stderr.trim().replace('cmp-docker', 'X'));
+    assert.equal(b.stderr.trim().replace('cmp-berth', 'X'), dockerErr(k.stderr).replace('cmp-docker', 'X'));
   });
 
   it('cp to the container and through stdin/stdout tars', async () => {
@@ -268,7 +278,7 @@ describe('berth cp / commit / diff / export / update', { skip: skipUnlessRoot() 
     const local = await d.berth(['cp', path.join(src, 'nope'), 'c1:/tmp']);
     assert.equal(local.code, 1);
     const dlocal = await d.docker(['cp', path.join(src, 'nope'), 'c1:/tmp']);
-    assert.equal(local.stderr.trim(), dlocal.stderr.trim());
+    assert.equal(local.stderr.trim(), dockerErr(dlocal.stderr));
     const both = await d.berth(['cp', 'c1:/a', 'c1:/b']);
     assert.equal(both.stderr.trim(), 'copying between containers is not supported');
     const none = await d.berth(['cp', 'a', 'b']);
@@ -345,7 +355,36 @@ describe('berth cp / commit / diff / export / update', { skip: skipUnlessRoot() 
     assert.deepEqual(tarNames(viaStdout), names);
     const missing = await d.berth(['export', 'nope']);
     assert.equal(missing.code, 1);
-    assert.equal(missing.stderr.trim(), (await d.docker(['export', 'nope'])).stderr.trim());
+    assert.equal(missing.stderr.trim(), dockerErr((await d.docker(['export', 'nope'])).stderr));
+  });
+
+  it('errors and exit codes match the docker CLI', async () => {
+    const cases: string[][] = [
+      ['cp', 'nope:/x', '/tmp'],
+      ['cp', 'c1:/nope', '-'],
+      ['cp', '', 'c1:/x'],
+      ['cp', 'c1:/x'],
+      ['diff', 'nope'],
+      ['diff'],
+      ['commit', 'nope'],
+      ['commit', 'c1', 'Bad:tag'],
+      ['export'],
+      ['update', '--memory', 'abc', 'c1'],
+      ['update', '--restart', 'bogus:1:2', 'c1'],
+      ['update', '--blkio-weight', 'x', 'c1'],
+      ['update', '--blkio-weight', '70000', 'c1'],
+      ['update', '--cpus', 'x', 'c1'],
+      ['build', '-t', 'Bad', '/'],
+      ['build', '-m', 'lots', '/'],
+      ['builder', 'prune', 'extra'],
+    ];
+    for (const args of cases) {
+      const b = await d.berth(args);
+      const k = await d.docker(args);
+      const norm = (t: string): string => t.replace(/\bdocker\b/g, 'X').replace(/\bberth\b/g, 'X').trim();
+      assert.equal(b.code, k.code, `exit code of ${args.join(' ')}: berth ${b.stderr} docker ${k.stderr}`);
+      assert.equal(norm(b.stderr), norm(dockerErr(k.stderr)), `stderr of ${args.join(' ')}`);
+    }
   });
 
   it('update: resources and restart policy, output and errors as docker', async () => {
@@ -356,11 +395,11 @@ describe('berth cp / commit / diff / export / update', { skip: skipUnlessRoot() 
     assert.equal(okOut(await d.berth(['inspect', '-f', '{{.HostConfig.NanoCpus}}', 'c1']), 'inspect'), '500000000');
     const none = await d.berth(['update', 'c1']);
     assert.equal(none.code, 1);
-    assert.equal(none.stderr.trim(), (await d.docker(['update', 'c1'])).stderr.trim());
+    assert.equal(none.stderr.trim(), dockerErr((await d.docker(['update', 'c1'])).stderr));
     const missing = await d.berth(['update', '-m', '64m', 'nope', 'c1']);
     assert.equal(missing.code, 1);
     assert.equal(missing.stdout.trim(), 'c1');
-    assert.equal(missing.stderr.trim(), (await d.docker(['update', '-m', '64m', 'nope'])).stderr.trim());
+    assert.equal(missing.stderr.trim(), dockerErr((await d.docker(['update', '-m', '64m', 'nope'])).stderr));
     const badRestart = await d.berth(['update', '--restart', 'always:x', 'c1']);
     assert.notEqual(badRestart.code, 0);
   });

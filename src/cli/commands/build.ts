@@ -9,7 +9,7 @@ import { StringDecoder } from 'node:string_decoder';
 import type { JSONMessage } from '../../client/types';
 import { counting } from '../bytecount';
 import { contextFromLocalDir, contextTar, ContextError, dockerfileOnlyTar, isArchive, listContext, readDockerignore, trimBuildFilesFromExcludes } from '../buildctx';
-import { FILTER_FLAG, parseFilterFlags, PROG, StatusError, type Cli, type CommandSpec } from '../cli';
+import { FILTER_FLAG, flagValueError, parseFilterFlags, PROG, StatusError, type Cli, type CommandSpec } from '../cli';
 import type { Flags } from '../flags';
 import { JSONStreamError } from '../jsonstream';
 import { parseNormalizedNamed } from '../reference';
@@ -301,7 +301,7 @@ function stringSlice(values: string[]): string[] {
   return out;
 }
 
-function buildQuery(fl: Flags, dockerfile: string, remote: string | undefined): Record<string, string | string[] | undefined> {
+function buildQuery(fl: Flags): Record<string, string | string[] | undefined> {
   const buildArgs: Record<string, string | null> = {};
   for (const a of fl.list('build-arg')) {
     const v = validateEnv(a);
@@ -319,8 +319,6 @@ function buildQuery(fl: Flags, dockerfile: string, remote: string | undefined): 
   });
   return {
     t: fl.list('tag'),
-    remote,
-    dockerfile: dockerfile || undefined,
     nocache: fl.bool('no-cache') ? '1' : undefined,
     // rm defaults to true on the daemon too, but the docker client always says which.
     rm: fl.bool('rm') ? '1' : '0',
@@ -410,11 +408,11 @@ export const build: CommandSpec = {
       try {
         parseNormalizedNamed(t);
       } catch (e) {
-        throw new StatusError(125, `invalid argument "${t}" for "-t, --tag" flag: ${(e as Error).message}`);
+        throw flagValueError(build, cli.commandPath, `invalid argument "${t}" for "-t, --tag" flag: ${(e as Error).message}`);
       }
     }
     const progress = fl.string('progress');
-    if (progress !== 'auto' && progress !== 'plain' && progress !== 'tty') throw new StatusError(125, `invalid argument "${progress}" for "--progress" flag: must be one of auto, plain`);
+    if (progress !== 'auto' && progress !== 'plain' && progress !== 'tty') throw flagValueError(build, cli.commandPath, `invalid argument "${progress}" for "--progress" flag: must be one of auto, plain`);
     const quiet = fl.bool('quiet');
     const iidfile = fl.string('iidfile');
     if (iidfile) {
@@ -425,6 +423,14 @@ export const build: CommandSpec = {
         if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw new Error(`Removing image ID file: ${(e as Error).message}`);
       }
     }
+    // Flag values first: pflag rejects them before any context is read.
+    let query;
+    try {
+      query = buildQuery(fl);
+    } catch (e) {
+      if (e instanceof OptsError) throw flagValueError(build, cli.commandPath, e.message);
+      throw e;
+    }
     let prep: Prepared;
     try {
       prep = await prepareContext(cli, args[0]!, fl.string('file'));
@@ -432,13 +438,8 @@ export const build: CommandSpec = {
       if (e instanceof ContextError) throw new Error(`unable to prepare context: ${e.message}`);
       throw e;
     }
-    let query;
-    try {
-      query = buildQuery(fl, prep.dockerfile, prep.remote);
-    } catch (e) {
-      if (e instanceof OptsError) throw new StatusError(125, e.message);
-      throw e;
-    }
+    query['dockerfile'] = prep.dockerfile || undefined;
+    query['remote'] = prep.remote;
     const sent = { n: 0 };
     let body: Readable | Buffer = Buffer.alloc(0);
     if (prep.body) {
@@ -525,7 +526,7 @@ export const builderPrune: CommandSpec = {
     try {
       keep = mem(fl.string('keep-storage'), '--keep-storage');
     } catch (e) {
-      throw new StatusError(125, (e as Error).message);
+      throw flagValueError(builderPrune, cli.commandPath, (e as Error).message);
     }
     const filters = parseFilterFlags(fl.list('filter'));
     if (!fl.bool('force') && !(await confirm(cli, warning))) throw new StatusError(1, '');

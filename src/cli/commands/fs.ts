@@ -7,7 +7,7 @@ import { Readable } from 'node:stream';
 import { hasMode, MODE_DEVICE, MODE_DIR, MODE_IRREGULAR, MODE_SYMLINK, type PathStat } from '../../client/client';
 import { createTar, extractTar, packTar, readTar, type TarEntry, type TarInput } from '../../common/archive';
 import { counting } from '../bytecount';
-import { PROG, StatusError, type Cli, type CommandSpec } from '../cli';
+import { flagValueError, PROG, StatusError, type Cli, type CommandSpec } from '../cli';
 import {
   CopyRuleError, getRebaseName, goBase, goClean, prepareArchiveCopy, preserveTrailingDotOrSeparator, rebaseEntryName,
   splitCpArg, splitPathDirEntry, type CopyInfo,
@@ -386,13 +386,22 @@ export const exportContainer: CommandSpec = {
 
 // ---- update -------------------------------------------------------------------------
 
+/** strconv.ParseUint(s, 0, 16) with Go's error texts (the flag parser has no unsigned type). */
+export function parseUint16(s: string): number {
+  const m = /^(?:0[xX]([0-9a-fA-F]+)|0[bB]([01]+)|0[oO]?([0-7]+)|([1-9][0-9]*|0))$/.exec(s);
+  if (!m) throw new Error(`strconv.ParseUint: parsing ${JSON.stringify(s)}: invalid syntax`);
+  const n = m[1] !== undefined ? parseInt(m[1], 16) : m[2] !== undefined ? parseInt(m[2], 2) : m[3] !== undefined ? parseInt(m[3], 8) : Number(m[4]);
+  if (n > 65535) throw new Error(`strconv.ParseUint: parsing ${JSON.stringify(s)}: value out of range`);
+  return n;
+}
+
 export const update: CommandSpec = {
   use: 'update [OPTIONS] CONTAINER [CONTAINER...]',
   short: 'Update configuration of one or more containers',
   aliases: [`${PROG} container update`, `${PROG} update`],
   args: { min: 1 },
   flags: [
-    { name: 'blkio-weight', type: 'int', valueName: 'uint16', help: 'Block IO (relative weight), between 10 and 1000, or 0 to disable (default 0)' },
+    { name: 'blkio-weight', type: 'string', valueName: 'uint16', help: 'Block IO (relative weight), between 10 and 1000, or 0 to disable (default 0)' },
     { name: 'cpu-period', type: 'int', help: 'Limit CPU CFS (Completely Fair Scheduler) period' },
     { name: 'cpu-quota', type: 'int', help: 'Limit CPU CFS (Completely Fair Scheduler) quota' },
     { name: 'cpu-rt-period', type: 'int', help: 'Limit the CPU real-time period in microseconds' },
@@ -409,9 +418,19 @@ export const update: CommandSpec = {
     { name: 'restart', type: 'string', help: 'Restart policy to apply when a container exits' },
   ],
   async run(cli, fl, args) {
+    let bw = 0;
+    try {
+      bw = parseUint16(fl.string('blkio-weight') || '0');
+    } catch (e) {
+      throw flagValueError(update, cli.commandPath, `invalid argument "${fl.string('blkio-weight')}" for "--blkio-weight" flag: ${(e as Error).message}`);
+    }
+    const cpus = fl.string('cpus');
+    try {
+      nanoCpus(cpus);
+    } catch (e) {
+      throw flagValueError(update, cli.commandPath, `invalid argument "${cpus}" for "--cpus" flag: ${(e as Error).message}`);
+    }
     if (fl.changed.size === 0) throw new Error('you must provide one or more flags when using this command');
-    const bw = fl.int('blkio-weight');
-    if (bw < 0 || bw > 65535) throw new StatusError(125, `invalid argument "${bw}" for "--blkio-weight" flag: strconv.ParseUint: parsing "${bw}": value out of range`);
     let body: Record<string, unknown>;
     try {
       const swap = fl.string('memory-swap');
@@ -431,8 +450,8 @@ export const update: CommandSpec = {
         NanoCpus: nanoCpus(fl.string('cpus')),
       };
     } catch (e) {
-      // Bad sizes and CPU counts are flag errors for the docker CLI (exit 125).
-      if (e instanceof OptsError) throw new StatusError(125, e.message);
+      // Bad sizes are flag errors for the docker CLI (exit 125 and the usage).
+      if (e instanceof OptsError) throw flagValueError(update, cli.commandPath, e.message);
       throw e;
     }
     // A bad restart policy is reported by the command itself (exit 1).
