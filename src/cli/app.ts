@@ -19,15 +19,22 @@ const L = {
   system: () => import('./commands/system'),
   registry: () => import('./commands/registry'),
   objects: () => import('./commands/objects'),
+  fs: () => import('./commands/fs'),
+  build: () => import('./commands/build'),
 } satisfies Record<string, Loader>;
 
 type Entry = [loader: keyof typeof L, exportName: string, short: string];
 
 const TOP: Record<string, Entry> = {
   attach: ['run', 'attach', 'Attach local standard input, output, and error streams to a running container'],
+  build: ['build', 'build', 'Build an image from a Dockerfile'],
+  commit: ['fs', 'commit', "Create a new image from a container's changes"],
+  cp: ['fs', 'cp', 'Copy files/folders between a container and the local filesystem'],
   create: ['run', 'create', 'Create a new container'],
+  diff: ['fs', 'diff', "Inspect changes to files or directories on a container's filesystem"],
   events: ['system', 'events', 'Get real time events from the server'],
   exec: ['exec', 'exec', 'Execute a command in a running container'],
+  export: ['fs', 'exportContainer', "Export a container's filesystem as a tar archive"],
   history: ['images', 'history', 'Show the history of an image'],
   images: ['images', 'images', 'List images'],
   import: ['images', 'importImage', 'Import the contents from a tarball to create a filesystem image'],
@@ -55,6 +62,7 @@ const TOP: Record<string, Entry> = {
   tag: ['images', 'tag', 'Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE'],
   top: ['misc', 'top', 'Display the running processes of a container'],
   unpause: ['life', 'unpause', 'Unpause all processes within one or more containers'],
+  update: ['fs', 'update', 'Update configuration of one or more containers'],
   version: ['system', 'version', 'Show the Docker version information'],
   wait: ['life', 'wait', 'Block until one or more containers stop, then print their exit codes'],
 };
@@ -63,19 +71,19 @@ const MANAGEMENT: Record<string, { short: string; verbs: Record<string, Entry>; 
   container: {
     short: 'Manage containers',
     verbs: {
-      attach: TOP.attach!, create: TOP.create!, exec: TOP.exec!,
+      attach: TOP.attach!, commit: TOP.commit!, cp: TOP.cp!, create: TOP.create!, diff: TOP.diff!, exec: TOP.exec!, export: TOP.export!,
       inspect: ['inspect', 'containerInspect', 'Display detailed information on one or more containers'],
       kill: TOP.kill!, logs: TOP.logs!, ls: ['ps', 'ps', 'List containers'], pause: TOP.pause!, port: TOP.port!,
       prune: ['life', 'containerPrune', 'Remove all stopped containers'],
       rename: TOP.rename!, restart: TOP.restart!, rm: TOP.rm!, run: TOP.run!, start: TOP.start!, stats: TOP.stats!,
-      stop: TOP.stop!, top: TOP.top!, unpause: TOP.unpause!, wait: TOP.wait!,
+      stop: TOP.stop!, top: TOP.top!, unpause: TOP.unpause!, update: TOP.update!, wait: TOP.wait!,
     },
     hidden: { list: 'ls', ps: 'ls', remove: 'rm' },
   },
   image: {
     short: 'Manage images',
     verbs: {
-      history: TOP.history!, import: TOP.import!,
+      build: TOP.build!, history: TOP.history!, import: TOP.import!,
       inspect: ['inspect', 'imageInspect', 'Display detailed information on one or more images'],
       ls: ['images', 'images', 'List images'],
       prune: ['images', 'imagePrune', 'Remove unused images'],
@@ -111,6 +119,13 @@ const MANAGEMENT: Record<string, { short: string; verbs: Record<string, Entry>; 
       rm: ['objects', 'volumeRm', 'Remove one or more volumes'],
     },
     hidden: { list: 'ls', remove: 'rm' },
+  },
+  builder: {
+    short: 'Manage builds',
+    verbs: {
+      build: TOP.build!,
+      prune: ['build', 'builderPrune', 'Remove build cache'],
+    },
   },
   system: {
     short: 'Manage Docker',

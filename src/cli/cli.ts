@@ -68,6 +68,10 @@ export class Cli {
     return (this.streams.out as NodeJS.WriteStream).isTTY === true;
   }
 
+  get errIsTTY(): boolean {
+    return (this.streams.err as NodeJS.WriteStream).isTTY === true;
+  }
+
   get inIsTTY(): boolean {
     return (this.streams.in as NodeJS.ReadStream).isTTY === true;
   }
@@ -92,6 +96,11 @@ export function helpText(spec: CommandSpec, path: string): string {
   const fl = flagUsages(spec.flags);
   if (fl) s += `\nOptions:\n${fl}\n`;
   return s;
+}
+
+/** A bad flag value found after parsing: exit 125 with the usage lines, as pflag's own errors. */
+export function flagValueError(spec: CommandSpec, path: string, message: string): StatusError {
+  return new StatusError(125, `${message}\n\nUsage:  ${path} ${spec.use.split(' ').slice(1).join(' ')}\n\nRun '${path} --help' for more information`);
 }
 
 /** cobra-style argument count validation with docker's messages. */

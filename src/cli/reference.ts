@@ -1,99 +1,35 @@
-// Image references the way distribution/reference normalises them:
-// "busybox" -> docker.io/library/busybox, familiar form strips that again.
+// The CLI's face of src/common/reference.ts (one parser for daemon and CLI):
+// re-exports it and adds what the docker CLI 28 (distribution/reference
+// v0.6) does differently on the client side: a first component with
+// upper-case letters is a registry host ("Foo/bar"), and the lower-case
+// error names the repository ("repository name (library/Foo) must be lowercase").
+import * as common from '../common/reference';
 
-export interface Reference {
-  domain: string;
-  /** Repository path without domain, e.g. "library/busybox". */
-  path: string;
-  tag?: string;
-  digest?: string;
+export type { Reference } from '../common/reference';
+export { DEFAULT_DOMAIN, familiarName, familiarString, tagNameOnly } from '../common/reference';
+export { refName as fullName, refString as referenceString } from '../common/reference';
+
+/** splitDockerDomain's host test, v0.6 flavour: a dot, a colon, "localhost", or any upper-case letter. */
+function splitDomain(s: string): [domain: string | undefined, rest: string] {
+  const i = s.indexOf('/');
+  if (i < 0) return [undefined, s];
+  const first = s.slice(0, i);
+  if (/[.:]/.test(first) || first === 'localhost' || first.toLowerCase() !== first) return [first, s.slice(i + 1)];
+  return [undefined, s];
 }
 
-export class ReferenceError extends Error {}
-
-const COMPONENT = /^[a-z0-9]+(?:(?:[._]|__|[-]+)[a-z0-9]+)*$/;
-const DOMAIN = /^(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)(?:\.(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?))*(?::[0-9]+)?$|^\[[a-fA-F0-9:]+\](?::[0-9]+)?$/;
-const TAG = /^[\w][\w.-]{0,127}$/;
-const DIGEST = /^[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}$/;
-
-export const DEFAULT_DOMAIN = 'docker.io';
-
-export function parseNormalizedNamed(s: string): Reference {
-  if (s === '') throw new ReferenceError('invalid reference format');
-  if (/^[a-f0-9]{64}$/.test(s)) {
-    throw new ReferenceError(`invalid repository name (${s}), cannot specify 64-byte hexadecimal strings`);
-  }
-  let rest = s;
-  let digest: string | undefined;
-  const at = rest.indexOf('@');
-  if (at >= 0) {
-    digest = rest.slice(at + 1);
-    rest = rest.slice(0, at);
-    if (!DIGEST.test(digest)) throw new ReferenceError('invalid reference format');
-  }
-  let tag: string | undefined;
-  const lastSlash = rest.lastIndexOf('/');
-  const colon = rest.lastIndexOf(':');
-  if (colon > lastSlash) {
-    tag = rest.slice(colon + 1);
-    rest = rest.slice(0, colon);
-    if (!TAG.test(tag)) throw new ReferenceError('invalid reference format');
-  }
-  let domain = DEFAULT_DOMAIN;
-  let path = rest;
-  const slash = rest.indexOf('/');
-  if (slash >= 0) {
-    const first = rest.slice(0, slash);
-    if (first.includes('.') || first.includes(':') || first === 'localhost' || first !== first.toLowerCase()) {
-      domain = first;
-      path = rest.slice(slash + 1);
-    }
-  }
-  if (domain === 'index.docker.io') domain = DEFAULT_DOMAIN;
-  if (domain === DEFAULT_DOMAIN && !path.includes('/')) path = `library/${path}`;
-  if (path !== path.toLowerCase()) {
-    throw new ReferenceError(`invalid reference format: repository name (${path}) must be lowercase`);
-  }
-  if (domain !== DEFAULT_DOMAIN && !DOMAIN.test(domain)) throw new ReferenceError('invalid reference format');
-  for (const c of path.split('/')) if (!COMPONENT.test(c)) throw new ReferenceError('invalid reference format');
-  if (domain.length + 1 + path.length > 255) throw new ReferenceError('repository name must not be more than 255 characters');
-  const ref: Reference = { domain, path };
-  if (tag !== undefined) ref.tag = tag;
-  if (digest !== undefined) ref.digest = digest;
-  return ref;
-}
-
-/** Full name: "docker.io/library/busybox". */
-export function fullName(r: Reference): string {
-  return `${r.domain}/${r.path}`;
-}
-
-/** Familiar name: "busybox", "user/app", "localhost:5000/app". */
-export function familiarName(r: Reference): string {
-  if (r.domain === DEFAULT_DOMAIN) {
-    return r.path.startsWith('library/') && r.path.split('/').length === 2 ? r.path.slice('library/'.length) : r.path;
-  }
-  return `${r.domain}/${r.path}`;
-}
-
-export function familiarString(r: Reference): string {
-  let s = familiarName(r);
-  if (r.tag !== undefined) s += `:${r.tag}`;
-  if (r.digest !== undefined) s += `@${r.digest}`;
-  return s;
-}
-
-export function referenceString(r: Reference): string {
-  let s = fullName(r);
-  if (r.tag !== undefined) s += `:${r.tag}`;
-  if (r.digest !== undefined) s += `@${r.digest}`;
-  return s;
-}
-
-/** reference.TagNameOnly: adds ":latest" when there is neither tag nor digest. */
-export function tagNameOnly(r: Reference): Reference {
-  if (r.tag === undefined && r.digest === undefined) return { ...r, tag: 'latest' };
-  return r;
+/** ParseNormalizedNamed as the docker CLI 28 parses and words it. */
+export function parseNormalizedNamed(s: string): common.Reference {
+  if (/^[a-f0-9]{64}$/.test(s)) return common.parseNormalizedNamed(s); // the 64-hex refusal
+  const [domain, rest] = splitDomain(s);
+  const colon = rest.indexOf(':');
+  let remote = colon >= 0 ? rest.slice(0, colon) : rest;
+  const hub = domain === undefined || domain === 'docker.io' || domain === 'index.docker.io';
+  if (hub && !remote.includes('/')) remote = `library/${remote}`;
+  if (remote.toLowerCase() !== remote) throw new Error(`invalid reference format: repository name (${remote}) must be lowercase`);
+  // An upper-case host is not one the shared parser splits off; the grammar itself accepts it.
+  if (domain !== undefined && domain.toLowerCase() !== domain && !/[.:]/.test(domain)) return common.parseStored(s);
+  return common.parseNormalizedNamed(s);
 }
 
 /** stringid.TruncateID: drops an algorithm prefix and keeps 12 characters. */

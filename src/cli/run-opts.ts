@@ -484,7 +484,7 @@ function parseDevice(d: string): { PathOnHost: string; PathInContainer: string; 
   return { PathOnHost: src, PathInContainer: dst, CgroupPermissions: perms };
 }
 
-function nanoCpus(v: string): number {
+export function nanoCpus(v: string): number {
   if (v === '') return 0;
   const n = Number(v);
   if (Number.isNaN(n)) throw new OptsError(`failed to parse ${v} as a rational number`);
@@ -493,7 +493,7 @@ function nanoCpus(v: string): number {
   return Math.round(ns);
 }
 
-function mem(v: string, what: string): number {
+export function mem(v: string, what: string): number {
   if (v === '') return 0;
   try {
     return parseSize(v);

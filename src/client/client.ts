@@ -72,6 +72,45 @@ export interface LogsOptions {
   until?: string;
 }
 
+/** The stat of a container path (types.ContainerPathStat); mode is a Go os.FileMode. */
+export interface PathStat {
+  name: string;
+  size: number;
+  mode: number;
+  mtime: string;
+  linkTarget: string;
+}
+
+/** Go os.FileMode type bits used by the cp rules. */
+export const MODE_DIR = 2 ** 31;
+export const MODE_SYMLINK = 2 ** 27;
+export const MODE_DEVICE = 2 ** 26;
+export const MODE_IRREGULAR = 2 ** 19;
+
+export function decodePathStat(h: string | string[] | undefined): PathStat {
+  const v = Array.isArray(h) ? h[0] : h;
+  const empty: PathStat = { name: '', size: 0, mode: 0, mtime: '', linkTarget: '' };
+  if (!v) return empty;
+  try {
+    const o = JSON.parse(Buffer.from(v, 'base64').toString('utf8')) as Partial<PathStat>;
+    return {
+      name: typeof o.name === 'string' ? o.name : '',
+      size: typeof o.size === 'number' ? o.size : 0,
+      mode: typeof o.mode === 'number' ? o.mode : 0,
+      mtime: typeof o.mtime === 'string' ? o.mtime : '',
+      linkTarget: typeof o.linkTarget === 'string' ? o.linkTarget : '',
+    };
+  } catch {
+    // A garbled header: treat it as no information, as the cp rules then assume "does not exist".
+    return empty;
+  }
+}
+
+/** Bit test on a Go FileMode (values above 2^31 do not fit JavaScript's 32-bit & ). */
+export function hasMode(mode: number, bit: number): boolean {
+  return Math.floor(mode / bit) % 2 === 1;
+}
+
 export class Client {
   readonly transport: Transport;
   readonly host: HostSpec;
@@ -316,6 +355,57 @@ export class Client {
     return this.json('POST', '/containers/prune', { query: { filters: encodeFilters(filters) } });
   }
 
+  containerUpdate(id: string, body: unknown): Promise<{ Warnings?: string[] | null }> {
+    return this.json('POST', `/containers/${id}/update`, { json: body });
+  }
+
+  /** GET /containers/{id}/changes: [{Path, Kind}] (Kind 0 modified, 1 added, 2 deleted). */
+  containerChanges(id: string): Promise<Array<{ Path: string; Kind: number }> | null> {
+    return this.json('GET', `/containers/${id}/changes`);
+  }
+
+  containerExport(id: string): Promise<StreamResponse> {
+    return this.raw('GET', `/containers/${id}/export`);
+  }
+
+  containerCommit(container: string, opts: { repo?: string; tag?: string; comment?: string; author?: string; changes?: string[]; pause?: boolean; config?: unknown }): Promise<{ Id: string }> {
+    return this.json('POST', '/commit', {
+      query: {
+        container,
+        repo: opts.repo || undefined,
+        tag: opts.tag || undefined,
+        comment: opts.comment || undefined,
+        author: opts.author || undefined,
+        changes: opts.changes && opts.changes.length ? opts.changes : undefined,
+        // pause defaults to true on the daemon; only "0" changes it, and false would be dropped by encodeQuery
+        pause: opts.pause === false ? '0' : undefined,
+      },
+      json: opts.config ?? null,
+    });
+  }
+
+  /** HEAD /containers/{id}/archive: the decoded X-Docker-Container-Path-Stat header. */
+  async containerStatPath(id: string, path: string): Promise<PathStat> {
+    const res = await this.raw('HEAD', `/containers/${id}/archive`, { query: { path } });
+    res.body.resume();
+    return decodePathStat(res.headers['x-docker-container-path-stat']);
+  }
+
+  /** GET /containers/{id}/archive: a tar of path, with its stat. */
+  async copyFromContainer(id: string, path: string): Promise<{ stat: PathStat; body: StreamResponse['body'] }> {
+    const res = await this.raw('GET', `/containers/${id}/archive`, { query: { path } });
+    return { stat: decodePathStat(res.headers['x-docker-container-path-stat']), body: res.body };
+  }
+
+  /** PUT /containers/{id}/archive: extracts the tar body into the directory path. */
+  copyToContainer(id: string, path: string, body: NodeJS.ReadableStream | Buffer, opts: { copyUIDGID?: boolean; noOverwriteDirNonDir?: boolean } = {}): Promise<number> {
+    return this.call('PUT', `/containers/${id}/archive`, {
+      query: { path, noOverwriteDirNonDir: opts.noOverwriteDirNonDir ?? true, copyUIDGID: opts.copyUIDGID },
+      body,
+      contentType: 'application/x-tar',
+    });
+  }
+
   // ---- exec ----------------------------------------------------------------
 
   execCreate(container: string, body: unknown): Promise<{ Id: string }> {
@@ -409,8 +499,18 @@ export class Client {
     return this.json('POST', '/volumes/prune', { query: { filters: encodeFilters(filters) } });
   }
 
-  buildPrune(opts: { all?: boolean; filters?: Filters } = {}): Promise<Json> {
-    return this.json('POST', '/build/prune', { query: { all: opts.all, filters: encodeFilters(opts.filters) } });
+  buildPrune(opts: { all?: boolean; filters?: Filters; keepStorage?: number } = {}): Promise<Json> {
+    return this.json('POST', '/build/prune', { query: { all: opts.all, filters: encodeFilters(opts.filters), 'keep-storage': opts.keepStorage || undefined } });
+  }
+
+  /** POST /build with a context tar (or a remote URL in query.remote); the body is a JSON message stream. */
+  imageBuild(context: NodeJS.ReadableStream | Buffer, query: Query, registryConfig?: string): Promise<StreamResponse> {
+    return this.raw('POST', '/build', {
+      query,
+      body: context,
+      contentType: 'application/x-tar',
+      headers: registryConfig ? { 'X-Registry-Config': registryConfig } : {},
+    });
   }
 }
 

@@ -189,7 +189,8 @@ export const pull: CommandSpec = {
     { name: 'quiet', short: 'q', type: 'bool', help: 'Suppress verbose output' },
   ],
   async run(cli, fl, args) {
-    let ref = parseRef(args[0]!);
+    // docker pull reports a bad reference as is (only `tag` adds "Error parsing reference").
+    let ref = parseNormalizedNamed(args[0]!);
     if (fl.bool('all-tags') && ref.tag !== undefined) throw new Error('tag can\'t be used with --all-tags/-a');
     if (!fl.bool('all-tags') && ref.tag === undefined && ref.digest === undefined) {
       ref = tagNameOnly(ref);

@@ -109,6 +109,25 @@ export function getCredentials(key: string): AuthConfig | undefined {
   return a;
 }
 
+/**
+ * ConfigFile.GetAllCredentials, for X-Registry-Config of a build: every
+ * registry named in `auths` or `credHelpers`, with its resolved credentials.
+ * (A credsStore's own `list` is not consulted.)
+ */
+export function allCredentials(): Record<string, AuthConfig> {
+  const c = readConfig();
+  const out: Record<string, AuthConfig> = {};
+  for (const k of new Set([...Object.keys(c.auths ?? {}), ...Object.keys(c.credHelpers ?? {})])) {
+    try {
+      const a = getCredentials(k);
+      if (a) out[k] = a;
+    } catch {
+      // A failing helper leaves that registry out, as Docker's build does.
+    }
+  }
+  return out;
+}
+
 /** Stores credentials (in the helper if one is configured); returns where they went. */
 export function storeCredentials(key: string, a: AuthConfig): 'helper' | 'file' {
   const c = readConfig();

@@ -8,6 +8,7 @@ import type { Flags } from '../flags';
 import { displayJSONStream } from '../jsonstream';
 import { familiarString, parseNormalizedNamed, tagNameOnly, type Reference } from '../reference';
 import { buildCreateConfig, CONTAINER_FLAGS, OptsError, RUN_FLAGS, type ContainerConfig } from '../run-opts';
+import { registryAuthFor } from './registry';
 import { checkTty, forwardSignals, monitorTtySize, streamHijacked, type HijackSession, type StreamEnd } from '../streams';
 
 /** Wraps an error with "berth: ..." and the --help hint, exit 125. */
@@ -30,7 +31,8 @@ function toStatusError(err: unknown): StatusError {
 
 async function pullImage(cli: Cli, image: string, cfg: ContainerConfig): Promise<void> {
   const ref = tagNameOnly(parseNormalizedNamed(image));
-  const res = await cli.client.imagePull(`${ref.domain}/${ref.path}`, ref.tag ?? '', { platform: cfg.platform });
+  // The stored credentials go along, as `berth pull` sends them (RetrieveAuthTokenFromImage).
+  const res = await cli.client.imagePull(`${ref.domain}/${ref.path}`, ref.digest ?? ref.tag ?? '', { platform: cfg.platform, auth: registryAuthFor(image) });
   const write = cfg.quiet ? () => undefined : (s: string) => cli.err(s);
   await displayJSONStream(res.body, write);
 }
