@@ -2,7 +2,7 @@
 // resolution at run time) and compiles the C helpers with the system compiler.
 import { buildSync } from 'esbuild';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, statSync, existsSync, rmSync } from 'node:fs';
+import { mkdirSync, statSync, existsSync, readFileSync, rmSync } from 'node:fs';
 
 mkdirSync('dist', { recursive: true });
 mkdirSync('build', { recursive: true });
@@ -13,6 +13,8 @@ buildSync({ ...common, entryPoints: ['src/cli/main.ts'], outfile: 'dist/berth.js
 // bin/berth runs the CLI through this launcher, which keeps a V8 code cache of dist/berth.js.
 buildSync({ ...common, sourcemap: false, entryPoints: ['src/cli/boot.ts'], outfile: 'dist/berth-boot.js', minifySyntax: true });
 rmSync('dist/berth.js.cache', { force: true });
+// Node 20 cannot serve import() from the vm.Script the launcher compiles: keep the CLI bundle free of it.
+if (/\bimport\(["']/.test(readFileSync('dist/berth.js', 'utf8'))) throw new Error('dist/berth.js contains import(): use a static import or require in src/cli');
 
 function newer(src, out) {
   return !existsSync(out) || statSync(src).mtimeMs > statSync(out).mtimeMs;

@@ -15,6 +15,7 @@ let cachedData: Buffer | undefined;
 try { cachedData = fs.readFileSync(cacheFile); } catch { /* first run */ }
 
 // Module.wrap gives the CommonJS function wrapper node itself would compile.
+// No import() in the bundle: node 20 cannot serve it from a vm.Script (see scripts/build.mjs).
 const script = new vm.Script(Module.wrap(source), { filename: file, cachedData });
 if (!cachedData || script.cachedDataRejected) {
   process.once('exit', () => {

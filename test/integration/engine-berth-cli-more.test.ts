@@ -285,7 +285,7 @@ describe('berth cp / commit / diff / export / update', { skip: skipUnlessRoot() 
     assert.equal(none.stderr.trim(), 'must specify at least one container source');
 
     const tarOut = path.join(host, 'out.tar');
-    const r = runSync('sh', ['-c', `"$0" "$1" cp c1:/data - > "$2"`, process.execPath, berthBin(), tarOut], { env: d.env });
+    const r = runSync('sh', ['-c', `"$0" cp c1:/data - > "$1"`, berthBin(), tarOut], { env: d.env });
     assert.equal(r.code, 0, r.stderr);
     assert.deepEqual(tarNames(tarOut), ['data/', 'data/a', 'data/link', 'data/sub/', 'data/sub/b']);
     const inTar = path.join(host, 'in.tar');
@@ -306,16 +306,16 @@ describe('berth cp / commit / diff / export / update', { skip: skipUnlessRoot() 
       return t.capture();
     };
     try {
-      const from = await run('cp-from', [process.execPath, berthBin(), 'cp', 'c1:/data', dest]);
+      const from = await run('cp-from', [berthBin(), 'cp', 'c1:/data', dest]);
       expectMatch(from, new RegExp(`^Successfully copied [0-9.]+k?B to ${dest}$`, 'm'), 'from summary');
       assert.doesNotMatch(from, /Preparing to copy/);
       // The docker CLI counts the same tar bytes.
       const dfrom = await run('cp-from-docker', [DOCKER_BIN, 'cp', 'c1:/data', `${dest}-docker`]);
       const line = (text: string, to: string): string => (new RegExp(`^Successfully copied .* to ${to}$`, 'm').exec(text)?.[0] ?? '').replace(to, 'DEST');
       assert.equal(line(from, dest), line(dfrom, `${dest}-docker`));
-      const to = await run('cp-to', [process.execPath, berthBin(), 'cp', dest, 'c1:/tmp/ttycopy']);
+      const to = await run('cp-to', [berthBin(), 'cp', dest, 'c1:/tmp/ttycopy']);
       expectMatch(to, /^Successfully copied [0-9.]+k?B to c1:\/tmp\/ttycopy$/m, 'to summary');
-      const q = await run('cp-q', [process.execPath, berthBin(), 'cp', '-q', 'c1:/data/a', path.join(host, 'tty-q')]);
+      const q = await run('cp-q', [berthBin(), 'cp', '-q', 'c1:/data/a', path.join(host, 'tty-q')]);
       assert.doesNotMatch(q, /Successfully copied/);
     } finally {
       TmuxSession.killServer(sock);
@@ -350,7 +350,7 @@ describe('berth cp / commit / diff / export / update', { skip: skipUnlessRoot() 
     assert.ok(names.includes('data/sub/b'), 'data exported');
     assert.ok(!names.includes('bin/true'), 'deleted file not exported');
     const viaStdout = path.join(host, 'export-stdout.tar');
-    const r = runSync('sh', ['-c', `"$0" "$1" export c1 > "$2"`, process.execPath, berthBin(), viaStdout], { env: d.env });
+    const r = runSync('sh', ['-c', `"$0" export c1 > "$1"`, berthBin(), viaStdout], { env: d.env });
     assert.equal(r.code, 0, r.stderr);
     assert.deepEqual(tarNames(viaStdout), names);
     const missing = await d.berth(['export', 'nope']);

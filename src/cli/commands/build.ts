@@ -5,6 +5,7 @@
 // duration (issue #7): RUN output still appears, indented under its step.
 import * as fs from 'node:fs';
 import { Readable } from 'node:stream';
+import { createGzip } from 'node:zlib';
 import { StringDecoder } from 'node:string_decoder';
 import type { JSONMessage } from '../../client/types';
 import { counting } from '../bytecount';
@@ -444,7 +445,7 @@ export const build: CommandSpec = {
     let body: Readable | Buffer = Buffer.alloc(0);
     if (prep.body) {
       let src: AsyncIterable<Buffer> = counting(prep.body, sent);
-      if (fl.bool('compress')) src = Readable.from(src).pipe((await import('node:zlib')).createGzip());
+      if (fl.bool('compress')) src = Readable.from(src).pipe(createGzip());
       body = Readable.from(src);
     }
     // Output: plain is the docker CLI's; quiet buffers everything and shows it only on failure.
