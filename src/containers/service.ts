@@ -1492,8 +1492,25 @@ export class ContainerService {
         const img = this.o.images.tryGet(a);
         return (img && img.id === r.Image) || r.Config.Image === a;
       })) return false;
-      if (f.get('network')?.length && !f.get('network')!.some((n) => this.net.networkNames(r).includes(n))) return false;
+      if (f.get('network')?.length) {
+        const nets = Object.entries((this.net.summary(r).Networks ?? {}) as Record<string, { NetworkID?: string }>);
+        if (!f.get('network')!.some((n) => nets.some(([name, v]) => name === n || (!!v.NetworkID && v.NetworkID.startsWith(n))))) return false;
+      }
       if (f.get('health')?.length && !f.get('health')!.includes(r.State.Health?.Status ?? 'none')) return false;
+      // volume=<name or mount point>, as moby matches MountPoints by name or destination
+      if (f.get('volume')?.length) {
+        const mounts = this.mounts(r) as Array<{ Name?: string; Destination?: string; Source?: string }>;
+        if (!f.get('volume')!.some((v) => mounts.some((m) => m.Name === v || m.Destination === v))) return false;
+      }
+      if (f.get('publish')?.length) {
+        const published = Object.keys(r.HostConfig.PortBindings ?? {}).filter((k) => (r.HostConfig.PortBindings?.[k] ?? []).length > 0);
+        if (r.HostConfig.PublishAllPorts) published.push(...Object.keys(r.Config.ExposedPorts ?? {}));
+        if (!portFilterMatch(f.get('publish')!, published)) return false;
+      }
+      if (f.get('expose')?.length && !portFilterMatch(f.get('expose')!, Object.keys(r.Config.ExposedPorts ?? {}))) return false;
+      if (f.get('isolation')?.length && !f.get('isolation')!.includes(r.HostConfig.Isolation || 'default') && !f.get('isolation')!.includes(r.HostConfig.Isolation ?? '')) return false;
+      // no swarm here: nothing is a task
+      if (f.get('is-task')?.length && f.get('is-task')!.includes('true')) return false;
       return true;
     });
     if (o.limit > 0) recs = recs.slice(0, o.limit);
@@ -1592,3 +1609,19 @@ export class ContainerService {
   }
 }
 
+/**
+ * `ps --filter publish=|expose=` values: `80`, `80/tcp`, `8000-8080/udp`
+ * (moby's portOp); a container matches when one of its container ports is in.
+ */
+export function portFilterMatch(values: string[], ports: string[]): boolean {
+  const have = new Set(ports.map((p) => (p.includes('/') ? p : `${p}/tcp`)));
+  for (const v of values) {
+    const [range, proto = 'tcp'] = v.split('/', 2) as [string, string?];
+    const m = /^(\d+)(?:-(\d+))?$/.exec(range);
+    if (!m) throw invalid(`Invalid filter '${v}'`);
+    const lo = Number(m[1]), hi = Number(m[2] ?? m[1]);
+    if (hi < lo || hi > 65535) throw invalid(`Invalid filter '${v}'`);
+    for (let p = lo; p <= hi; p++) if (have.has(`${p}/${proto}`)) return true;
+  }
+  return false;
+}
