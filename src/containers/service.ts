@@ -1477,6 +1477,7 @@ export class ContainerService {
     const f = o.filters;
     const statusF = f.get('status');
     for (const s of statusF ?? []) if (!['created', 'restarting', 'running', 'removing', 'paused', 'exited', 'dead'].includes(s)) throw invalid(`Invalid filter 'status=${s}'`);
+    for (const k of ['publish', 'expose']) portFilterMatch(f.get(k) ?? [], []); // a bad value is an error even when nothing is listed
     const all = o.all || !!statusF?.length || !!f.get('exited')?.length;
     if (!all) recs = recs.filter((r) => r.State.Running || r.State.Restarting);
     const before = f.get('before')?.[0], since = f.get('since')?.[0];
