@@ -48,7 +48,7 @@ else
     [ -z "${EXEC_ROOT:-}" ] || args+=(--exec-root "$EXEC_ROOT")
     echo "starting berthd (socket $SOCK, log $LOG)"
     printf '\n===== %s: started by scripts/up.sh =====\n' "$(date -u +%FT%TZ)" >>"$LOG"
-    setsid nohup node dist/berthd.js "${args[@]}" >>"$LOG" 2>&1 </dev/null &
+    setsid nohup bin/berthd "${args[@]}" >>"$LOG" 2>&1 </dev/null &
     started=$!
     if ! wait_ping 30 "$started"; then
       if kill -0 "$started" 2>/dev/null; then

@@ -13,6 +13,8 @@ export interface Native {
   flock(fd: number, op: number): void;
   /** syncfs(2) on the filesystem holding path */
   syncfs(path: string): void;
+  /** malloc_trim(0): true when memory went back to the kernel */
+  mallocTrim(): boolean;
 }
 
 export const LOCK_EX = 2;

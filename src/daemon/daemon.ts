@@ -18,6 +18,7 @@ import { createImageService, type ImageService } from '../images';
 import { createNetworkService, type NetworkService } from '../network';
 import { VolumeMounts, VolumeService } from '../volumes';
 import type { DaemonConfig } from './config';
+import { MemoryReclaimer } from './memory';
 
 export const BERTH_VERSION = '0.1.0';
 
@@ -43,6 +44,7 @@ export class Daemon {
   filesystem!: ContainerFilesystem;
   networks!: NetworkService;
   private servers: Array<http.Server | https.Server> = [];
+  private memory = new MemoryReclaimer();
   private lockFd = -1;
   private readonly id: string;
 
@@ -81,7 +83,13 @@ export class Daemon {
     this.events.subscribe((e) => this.filesystem.onEvent(e));
     await this.networks.afterRestore();
     const router = buildRouter(this.backends());
-    const { onRequest, onUpgrade } = createHttpHandler(router);
+    const handler = createHttpHandler(router);
+    const memory = this.memory;
+    const onRequest: http.RequestListener = (req, res) => { res.once('close', () => memory.poke()); handler.onRequest(req, res); };
+    const onUpgrade = (req: http.IncomingMessage, socket: import('node:stream').Duplex, head: Buffer): void => {
+      socket.once('close', () => memory.poke());
+      handler.onUpgrade(req, socket, head);
+    };
     for (const host of cfg.hosts) await this.listen(host, onRequest, onUpgrade);
   }
 
@@ -156,6 +164,7 @@ export class Daemon {
       s.close();
       (s as http.Server).closeAllConnections?.();
     }
+    this.memory.close();
     this.containers?.close();
     this.networks?.close();
     fs.rmSync(this.cfg.pidfile, { force: true });

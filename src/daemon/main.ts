@@ -32,6 +32,13 @@ async function main(): Promise<void> {
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
   process.on('SIGPIPE', () => undefined);
+  // As dockerd dumps its goroutines on SIGUSR1: a memory report for operators chasing RSS.
+  process.on('SIGUSR1', () => {
+    const m = process.memoryUsage();
+    const mb = (n: number): string => (n / 1048576).toFixed(1);
+    log.info('memory', { rssMB: mb(m.rss), heapTotalMB: mb(m.heapTotal), heapUsedMB: mb(m.heapUsed), externalMB: mb(m.external), arrayBuffersMB: mb(m.arrayBuffers) });
+    if (process.env['BERTH_DEBUG_HEAP']) for (const sp of require('node:v8').getHeapSpaceStatistics() as Array<{ space_name: string; space_size: number; space_used_size: number }>) log.info('heap space', { name: sp.space_name, sizeMB: mb(sp.space_size), usedMB: mb(sp.space_used_size) });
+  });
   process.on('unhandledRejection', (e) => log.error('unhandled rejection', { err: e instanceof Error ? (e.stack ?? e.message) : String(e) }));
 }
 

@@ -19,7 +19,7 @@ import {
   sweepStaleSandboxes,
   type Sandbox,
 } from './namespace';
-import { berthBin, berthdJs, buildDir, DOCKER_BIN, fullPath, repoRoot } from './paths';
+import { berthBin, berthdArgv, berthdJs, buildDir, DOCKER_BIN, fullPath, repoRoot } from './paths';
 import { run, type RunOptions, type RunResult } from './proc';
 import { sleep } from './wait';
 
@@ -155,8 +155,7 @@ export class Daemon {
     fs.writeSync(log, `\n===== harness: berthd start #${this.starts} at ${new Date().toISOString()} =====\n`);
     const args = [
       ...nsenterArgv(this.sb),
-      process.execPath,
-      berthdJs(),
+      ...berthdArgv(),
       '-H',
       this.host,
       '--data-root',

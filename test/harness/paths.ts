@@ -31,6 +31,12 @@ export function berthdJs(): string {
   return process.env['BERTH_BERTHD_JS'] ?? path.join(repoRoot(), 'dist', 'berthd.js');
 }
 
+/** How the harness starts berthd: bin/berthd (the launcher users run, with its node flags), or node + $BERTH_BERTHD_JS. */
+export function berthdArgv(): string[] {
+  const js = process.env['BERTH_BERTHD_JS'];
+  return js ? [process.execPath, js] : [path.join(repoRoot(), 'bin', 'berthd')];
+}
+
 export function berthBin(): string {
   return path.join(repoRoot(), 'bin', 'berth');
 }
