@@ -4,8 +4,10 @@
 // token), or a credential helper (`credsStore`, per-registry `credHelpers`:
 // docker-credential-<name> get/store/erase). Credentials go to the daemon as
 // X-Registry-Auth, as the docker CLI sends them.
-import { spawnSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+// child_process and crypto load on first use: `run` imports this module for
+// credentials, and loading both up front costs every `berth run` ~3 ms.
+const childProcess = (): typeof import('node:child_process') => require('node:child_process') as typeof import('node:child_process');
+const randomBytes = (n: number): Buffer => (require('node:crypto') as typeof import('node:crypto')).randomBytes(n);
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -76,7 +78,7 @@ function helperFor(c: ConfigFile, key: string): string | undefined {
 }
 
 function runHelper(helper: string, action: 'get' | 'store' | 'erase', input: string): { ok: boolean; out: string; err: string } {
-  const r = spawnSync(`docker-credential-${helper}`, [action], { input, encoding: 'utf8', timeout: 30_000 });
+  const r = childProcess().spawnSync(`docker-credential-${helper}`, [action], { input, encoding: 'utf8', timeout: 30_000 });
   if (r.error) throw new StatusError(1, `error getting credentials - err: exec: "docker-credential-${helper}": executable file not found in $PATH, out: \`\``);
   return { ok: r.status === 0, out: r.stdout ?? '', err: (r.stderr ?? '') + (r.stdout ?? '') };
 }
