@@ -2,8 +2,9 @@
 // modules are loaded lazily (esbuild turns the dynamic imports into
 // lazily-initialised modules of one bundle), keeping start-up lean.
 import { resolveHost } from '../client/host';
+import type { TlsConfig } from '../client/transport';
 import { checkArgs, Cli, helpText, PROG, StatusError, VERSION, type CommandSpec, type Streams } from './cli';
-import { FlagError, parseArgs, type FlagDef } from './flags';
+import { FlagError, parseArgs, type FlagDef, type Flags } from './flags';
 
 type Loader = () => Promise<Record<string, unknown>>;
 
@@ -238,6 +239,12 @@ export async function main(argv: string[], opts: MainOptions = {}): Promise<numb
   }
   const cli = new Cli(resolveHost(hosts[0], env), streams, env.BERTH_API_VERSION || env.DOCKER_API_VERSION || undefined);
   cli.debug = g.bool('debug') || g.string('log-level') === 'debug';
+  try {
+    cli.tls = tlsConfig(g, env);
+  } catch (e) {
+    stderr.write(`${e instanceof Error ? e.message : String(e)}\n`);
+    return 1;
+  }
 
   const name = args[0]!;
   let entry: Entry | undefined;
@@ -291,4 +298,33 @@ export async function main(argv: string[], opts: MainOptions = {}): Promise<numb
   } catch (e) {
     return printError(e, stderr);
   }
+}
+
+/**
+ * The docker CLI's TLS rules: --tlsverify (or DOCKER_TLS_VERIFY set to
+ * anything) verifies the daemon and implies --tls; the PEM files default to
+ * ca.pem, cert.pem, key.pem in DOCKER_CERT_PATH or ~/.docker, and a default
+ * file that does not exist is simply not used.
+ */
+function tlsConfig(g: Pick<Flags, 'bool' | 'string'>, env: NodeJS.ProcessEnv): TlsConfig | undefined {
+  const verify = g.bool('tlsverify') || !!env.DOCKER_TLS_VERIFY;
+  if (!verify && !g.bool('tls')) return undefined;
+  const fs = require('node:fs') as typeof import('node:fs');
+  const os = require('node:os') as typeof import('node:os');
+  const dir = env.DOCKER_CERT_PATH || `${os.homedir()}/.docker`;
+  const read = (flag: string, file: string): Buffer | undefined => {
+    const given = g.string(flag);
+    const p = given || `${dir}/${file}`;
+    try {
+      return fs.readFileSync(p);
+    } catch (e) {
+      if (!given && (e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw new Error(`Could not load X509 key pair: open ${p}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file or directory' : (e as Error).message}`);
+    }
+  };
+  const ca = read('tlscacert', 'ca.pem');
+  const cert = read('tlscert', 'cert.pem');
+  const key = read('tlskey', 'key.pem');
+  if (!!cert !== !!key) throw new Error('Could not load X509 key pair: cert and key must both be given');
+  return { verify, ...(ca ? { ca } : {}), ...(cert && key ? { cert, key } : {}) };
 }

@@ -1,6 +1,7 @@
 // Shared command plumbing: the command spec shape, the per-invocation context
 // (client, streams, program name) and the StatusError used for exit codes.
 import { Client } from '../client/client';
+import type { TlsConfig } from '../client/transport';
 import { flagUsages, type FlagDef, type Flags } from './flags';
 
 export const PROG = 'berth';
@@ -44,6 +45,8 @@ export class Cli {
   /** e.g. "berth ps" or "berth container ls" (for messages). */
   commandPath = PROG;
   debug = false;
+  /** TLS settings for a tcp:// daemon (--tls, --tlsverify, DOCKER_TLS_VERIFY). */
+  tls: TlsConfig | undefined;
 
   constructor(
     readonly host: string,
@@ -52,7 +55,7 @@ export class Cli {
   ) {}
 
   get client(): Client {
-    this.client_ ??= new Client({ host: this.host, version: this.apiVersion, userAgent: `berth-cli/${VERSION}` });
+    this.client_ ??= new Client({ host: this.host, version: this.apiVersion, userAgent: `berth-cli/${VERSION}`, ...(this.tls ? { tls: this.tls } : {}) });
     return this.client_;
   }
 

@@ -2,7 +2,7 @@
 // (HEAD /_ping, falling back to GET) and then uses /v<version>/... paths.
 import { ApiError } from './errors';
 import { parseHost, type HostSpec } from './host';
-import { readAll, readError, Transport, type Hijacked, type Query, type RequestOptions, type StreamResponse } from './transport';
+import { readAll, readError, Transport, type Hijacked, type Query, type TlsConfig, type RequestOptions, type StreamResponse } from './transport';
 import type {
   ContainerInspect, ContainerSummary, CreateResponse, EventMessage, ExecInspect, HistoryItem, ImageDeleteItem,
   ImageSummary, Json, PingInfo, TopResponse, VersionResponse, WaitResponse,
@@ -45,6 +45,8 @@ export interface ClientOptions {
   /** Pin the API version and skip negotiation (like DOCKER_API_VERSION). */
   version?: string;
   userAgent?: string;
+  /** TLS for a tcp:// host. */
+  tls?: TlsConfig;
 }
 
 export interface InspectResult<T> {
@@ -120,8 +122,8 @@ export class Client {
   ping_: PingInfo | undefined;
 
   constructor(opts: ClientOptions) {
-    this.host = parseHost(opts.host);
-    this.transport = new Transport(this.host, opts.userAgent);
+    this.host = parseHost(opts.host, opts.tls ? 2376 : 2375);
+    this.transport = new Transport(this.host, opts.userAgent, opts.tls);
     this.pinned = opts.version;
   }
 

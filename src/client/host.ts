@@ -7,9 +7,10 @@ export type HostSpec =
 
 export const DEFAULT_HOST = 'unix:///run/berth/berth.sock';
 
-export function parseHost(input: string): HostSpec {
+/** defaultPort: 2375, or 2376 with TLS, as the docker CLI. */
+export function parseHost(input: string, defaultPort = 2375): HostSpec {
   const raw = input.trim();
-  if (raw === '') return parseHost(DEFAULT_HOST);
+  if (raw === '') return parseHost(DEFAULT_HOST, defaultPort);
   if (raw.startsWith('unix://')) {
     const path = raw.slice('unix://'.length);
     if (!path) throw new Error(`invalid bind address (${raw}): path is empty`);
@@ -23,7 +24,7 @@ export function parseHost(input: string): HostSpec {
   else rest = raw;
   rest = rest.replace(/\/+$/, '');
   let host = rest;
-  let port = 2375;
+  let port = defaultPort;
   const m = /^\[([^\]]+)\](?::(\d+))?$/.exec(rest) ?? /^([^:]*)(?::(\d+))?$/.exec(rest);
   if (!m) throw new Error(`Invalid bind address format: ${raw}`);
   host = m[1] || '127.0.0.1';

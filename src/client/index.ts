@@ -6,5 +6,5 @@ export { DEFAULT_HOST, parseHost, resolveHost } from './host';
 export type { HostSpec } from './host';
 export { encodeFrame, FrameDemuxer, STDERR, STDIN, STDOUT, SYSERR } from './stdcopy';
 export { encodeQuery, escapePath, queryEscape, readAll, Transport } from './transport';
-export type { Hijacked, Query, RequestOptions, StreamResponse } from './transport';
+export type { Hijacked, Query, RequestOptions, StreamResponse, TlsConfig } from './transport';
 export * from './types';

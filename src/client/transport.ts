@@ -146,14 +146,35 @@ export class ChunkedDecoder {
   }
 }
 
+/** TLS to a tcp:// daemon, as the docker CLI's --tls/--tlsverify: the PEM contents, and whether to verify the daemon. */
+export interface TlsConfig {
+  ca?: Buffer;
+  cert?: Buffer;
+  key?: Buffer;
+  verify: boolean;
+}
+
 export class Transport {
   readonly userAgent: string;
-  constructor(readonly host: HostSpec, userAgent = 'berth-cli') {
+  constructor(readonly host: HostSpec, userAgent = 'berth-cli', readonly tlsConfig?: TlsConfig) {
     this.userAgent = userAgent;
   }
 
   private connect(): net.Socket {
-    return this.host.kind === 'unix' ? net.connect({ path: this.host.path }) : net.connect({ host: this.host.host, port: this.host.port });
+    if (this.host.kind === 'unix') return net.connect({ path: this.host.path });
+    const t = this.tlsConfig;
+    if (!t) return net.connect({ host: this.host.host, port: this.host.port });
+    // node:tls only for TLS hosts: it is a large module to load for every call.
+    const tls = require('node:tls') as typeof import('node:tls');
+    return tls.connect({
+      host: this.host.host,
+      port: this.host.port,
+      ...(net.isIP(this.host.host) ? {} : { servername: this.host.host }),
+      ...(t.ca ? { ca: t.ca } : {}),
+      ...(t.cert ? { cert: t.cert } : {}),
+      ...(t.key ? { key: t.key } : {}),
+      rejectUnauthorized: t.verify,
+    });
   }
 
   private connError(err: NodeJS.ErrnoException, method: string, path: string): Error {
@@ -173,7 +194,7 @@ export class Transport {
 
   displayUrl(path: string): string {
     if (this.host.kind === 'unix') return `http://${encodeURIComponent(this.host.path)}${path}`;
-    return `http://${this.host.host}:${this.host.port}${path}`;
+    return `${this.tlsConfig ? 'https' : 'http'}://${this.host.host}:${this.host.port}${path}`;
   }
 
   private prepare(opts: RequestOptions): { headers: Record<string, string>; payload: Buffer | NodeJS.ReadableStream | undefined } {
