@@ -26,7 +26,8 @@ export interface ContainerBackend {
   unpause(ref: string): Promise<void>;
   wait(ref: string, condition: string): Promise<{ StatusCode: number; Error: { Message: string } | null }>;
   attach(ref: string, hijack: Hijack, o: { stdin: boolean; stdout: boolean; stderr: boolean; stream: boolean; logs: boolean; detachKeys?: string | null }): void;
-  logs(ref: string, out: Writable, o: { stdout: boolean; stderr: boolean; follow: boolean; tail: string; timestamps: boolean; since?: number; until?: number }): { stop: () => void };
+  /** coalesce: several lines per stdcopy frame, for clients that only concatenate frames (see the logs route). */
+  logs(ref: string, out: Writable, o: { stdout: boolean; stderr: boolean; follow: boolean; tail: string; timestamps: boolean; since?: number; until?: number; coalesce?: boolean }): { stop: () => void };
   isTty(ref: string): boolean;
   resize(ref: string, h: number, w: number): void;
   top(ref: string, psArgs: string): Promise<unknown>;

@@ -14,7 +14,11 @@ export interface LogOptions {
   until?: string;
   /** raw output (TTY containers) instead of multiplexed frames */
   raw: boolean;
+  /** consecutive lines of one stream share a frame (up to MAX_FRAME bytes) */
+  coalesce?: boolean;
 }
+
+const MAX_FRAME = 64 << 10;
 
 const TS_LEN = 35; // 2026-11-22T05:00:00.123456789+00:00
 
@@ -56,6 +60,8 @@ export function scanRecords(buf: Buffer, from = 0): { recs: Rec[]; rest: number 
 export function render(buf: Buffer, recs: Rec[], o: LogOptions): Buffer {
   const keep: Rec[] = [];
   let total = 0;
+  let frames = 0, frameStream = 0, frameLen = 0;
+  const payload = (r: Rec): number => (o.timestamps ? TS_LEN - 4 : 0) + (r.end - r.contentStart) + (r.partial ? 0 : 1);
   for (const r of recs) {
     if (r.stream === 1 ? !o.stdout : !o.stderr) continue;
     if (o.since || o.until) {
@@ -64,17 +70,27 @@ export function render(buf: Buffer, recs: Rec[], o: LogOptions): Buffer {
       if (o.until && ts > o.until) continue;
     }
     keep.push(r);
-    // timestamp prefix: the 29 fixed characters of the UTC time, "Z" and a space
-    total += (o.raw ? 0 : 8) + (o.timestamps ? TS_LEN - 6 + 2 : 0) + (r.end - r.contentStart) + (r.partial ? 0 : 1);
+    const len = payload(r);
+    total += len;
+    if (o.raw) continue;
+    if (!o.coalesce || r.stream !== frameStream || frameLen + len > MAX_FRAME) { frames++; frameStream = r.stream; frameLen = 0; }
+    frameLen += len;
   }
-  const out = Buffer.allocUnsafe(total);
+  const out = Buffer.allocUnsafe(total + frames * 8);
   let p = 0;
+  let head = -1; // offset of the open frame's header
+  frameStream = 0;
   for (const r of keep) {
-    const len = (o.timestamps ? TS_LEN - 4 : 0) + (r.end - r.contentStart) + (r.partial ? 0 : 1);
+    const len = payload(r);
     if (!o.raw) {
-      out[p] = r.stream; out[p + 1] = 0; out[p + 2] = 0; out[p + 3] = 0;
-      out.writeUInt32BE(len, p + 4);
-      p += 8;
+      if (head < 0 || !o.coalesce || r.stream !== frameStream || out.readUInt32BE(head + 4) + len > MAX_FRAME) {
+        head = p;
+        frameStream = r.stream;
+        out[p] = r.stream; out[p + 1] = 0; out[p + 2] = 0; out[p + 3] = 0;
+        out.writeUInt32BE(0, p + 4);
+        p += 8;
+      }
+      out.writeUInt32BE(out.readUInt32BE(head + 4) + len, head + 4);
     }
     if (o.timestamps) {
       p += buf.copy(out, p, r.start, r.tsEnd - 6);

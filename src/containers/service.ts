@@ -1207,12 +1207,13 @@ export class ContainerService {
     }
   }
 
-  logs(ref: string, out: Writable, o: { stdout: boolean; stderr: boolean; follow: boolean; tail: string; timestamps: boolean; since?: number; until?: number }): { stop: () => void } {
+  logs(ref: string, out: Writable, o: { stdout: boolean; stderr: boolean; follow: boolean; tail: string; timestamps: boolean; since?: number; until?: number; coalesce?: boolean }): { stop: () => void } {
     const rec = this.get(ref);
     if (rec.HostConfig.LogConfig.Type === 'none') throw invalid(`configured logging driver does not support reading`);
     const tail = o.tail === '' || o.tail === 'all' ? -1 : Number.parseInt(o.tail, 10);
     const opts: LogOptions = {
       stdout: o.stdout, stderr: o.stderr, tail: Number.isFinite(tail) && tail >= 0 ? tail : -1, timestamps: o.timestamps, raw: rec.Config.Tty,
+      ...(o.coalesce ? { coalesce: true } : {}),
       ...(o.since ? { since: tsFromUnix(o.since) } : {}),
       ...(o.until ? { until: tsFromUnix(o.until) } : {}),
     };

@@ -63,3 +63,33 @@ test('readLog with a sink streams a large log in chunks with the same bytes', ()
   assert.equal(streamed.offset, whole.offset);
   fs.rmSync(dir, { recursive: true });
 });
+
+/** stdcopy frames → [stream, payload] pairs */
+function frames(b: Buffer): Array<[number, string]> {
+  const out: Array<[number, string]> = [];
+  for (let p = 0; p < b.length;) {
+    const n = b.readUInt32BE(p + 4);
+    out.push([b[p]!, b.subarray(p + 8, p + 8 + n).toString()]);
+    p += 8 + n;
+  }
+  return out;
+}
+
+test('coalesce puts consecutive lines of one stream in one frame, same bytes once demultiplexed', () => {
+  let text = '';
+  for (let i = 0; i < 5000; i++) text += line(T1, i >= 2000 && i < 2003 ? 'stderr' : 'stdout', 'F', `line ${i} ${'x'.repeat(20)}`);
+  const buf = Buffer.from(text);
+  const { recs } = scanRecords(buf);
+  for (const timestamps of [false, true]) {
+    const o = { stdout: true, stderr: true, tail: -1, timestamps, raw: false };
+    const plain = frames(render(buf, recs, o));
+    const merged = frames(render(buf, recs, { ...o, coalesce: true }));
+    assert.equal(plain.length, 5000);
+    assert.ok(merged.length < 20, `${merged.length} frames`);
+    assert.ok(merged.every(([, s]) => s.length <= 64 << 10));
+    for (const stream of [1, 2]) {
+      assert.equal(merged.filter(([s]) => s === stream).map(([, t]) => t).join(''), plain.filter(([s]) => s === stream).map(([, t]) => t).join(''));
+    }
+    assert.deepEqual(merged.filter(([s]) => s === 2).length, 1, 'the three stderr lines share one frame');
+  }
+});
