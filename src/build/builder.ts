@@ -242,6 +242,7 @@ export class Builder {
     if ((!node || node.type !== 'file') && !name) node = ctx.stat('dockerfile');
     if (!node || node.type !== 'file') throw invalid(`Cannot locate specified Dockerfile: ${want}`);
     const text = (await ctx.readFile(node)).toString('utf8');
+    if (text.length === 0) throw invalid(`the Dockerfile (${want}) cannot be empty`);
     try {
       return parseStages(text, path.posix.basename(want));
     } catch (e) {

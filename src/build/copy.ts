@@ -26,7 +26,15 @@ export type CopyItem =
   /** Literal data: a here-document or a downloaded URL. */
   | { kind: 'data'; name: string; data: Buffer; mode: number; mtime: number }
   /** A local archive that ADD extracts. */
-  | { kind: 'archive'; node: CtxNode };
+  | { kind: 'archive'; node: CtxNode }
+  /** A downloaded archive that `ADD --unpack=true` extracts. */
+  | { kind: 'archive'; data: Buffer };
+
+/** An archive item's bytes. */
+async function* archiveBody(ctx: BuildContext, it: { node: CtxNode } | { data: Buffer }): AsyncGenerator<Buffer> {
+  if ('data' in it) yield it.data;
+  else yield* ctx.body(it.node);
+}
 
 export const WILDCARD_RE = /[*?[]/;
 
@@ -35,13 +43,16 @@ export function hasWildcard(p: string): boolean {
   return WILDCARD_RE.test(p.replace(/\\./g, ''));
 }
 
-/** Cleans a source path inside the context; null when it climbs out. */
-function cleanSource(raw: string): string | null {
+/**
+ * Cleans a source path inside the context. As the Dockerfile reference says,
+ * a leading slash and `../` that would leave the context are dropped
+ * (`COPY ../x /x` copies the context's `x`): nothing outside is reachable.
+ */
+function cleanSource(raw: string): string {
   const out: string[] = [];
   for (const c of raw.split('/')) {
     if (c === '' || c === '.') continue;
     if (c === '..') {
-      if (!out.length) return null;
       out.pop();
       continue;
     }
@@ -55,7 +66,6 @@ export function contextItems(ctx: BuildContext, raws: string[], cmd: 'COPY' | 'A
   const items: CopyItem[] = [];
   for (const raw of raws) {
     const clean = cleanSource(raw);
-    if (clean === null) throw invalid(`Forbidden path outside the build context: ${raw} ()`);
     if (hasWildcard(clean)) {
       const matches = ctx.glob(clean);
       for (const m of matches) {
@@ -79,9 +89,14 @@ export function contextItems(ctx: BuildContext, raws: string[], cmd: 'COPY' | 'A
 /** Whether a context file is an archive ADD should extract (compressed or not, with a readable first tar header). */
 export async function isArchive(ctx: BuildContext, node: CtxNode): Promise<boolean> {
   if (node.type !== 'file' || node.size < 4) return false;
+  return isArchiveBytes(() => ctx.body(node));
+}
+
+/** Whether bytes are a tar archive, compressed or not. */
+export async function isArchiveBytes(src: () => AsyncIterable<Buffer>): Promise<boolean> {
   const head: Buffer[] = [];
   let n = 0;
-  for await (const c of ctx.body(node)) {
+  for await (const c of src()) {
     head.push(c);
     n += c.length;
     if (n >= 512) break;
@@ -98,7 +113,7 @@ export async function isArchive(ctx: BuildContext, node: CtxNode): Promise<boole
     return validChecksum(first.subarray(0, 512));
   }
   try {
-    const it = readTar(await decompress(ctx.body(node)));
+    const it = readTar(await decompress(src()));
     const r = await it.next();
     await it.return?.(undefined);
     return !r.done;
@@ -141,7 +156,8 @@ export async function sourcesChecksum(ctx: BuildContext, items: CopyItem[], from
       }
       case 'archive':
         if (!kind) kind = 'file';
-        h.update(`archive\0${it.node.size}\0${await ctx.contentHash(it.node)}\n`);
+        if ('data' in it) h.update(`archive\0${it.data.length}\0${createHash('sha256').update(it.data).digest('hex')}\n`);
+        else h.update(`archive\0${it.node.size}\0${await ctx.contentHash(it.node)}\n`);
         break;
       case 'data':
         if (!kind) kind = 'file';
@@ -157,41 +173,115 @@ export async function sourcesChecksum(ctx: BuildContext, items: CopyItem[], from
 }
 
 // ---------------------------------------------------------------------------
+// --chmod
+
+/** A --chmod value: the mode an entry gets from its own mode and type. */
+export type ModeFn = (mode: number, isDir: boolean) => number;
+
+const WHO_BITS: Record<string, number> = { u: 0o4700, g: 0o2070, o: 0o1007 };
+
+/**
+ * Parses --chmod: octal (`755`, at most 07777) or chmod(1)'s symbolic notation
+ * (`+x`, `u=rwX,go=rX`, `g=u`), as BuildKit accepts since Dockerfile 1.14.
+ * No umask applies to clauses without a `who` (there is no umask in a build).
+ */
+export function parseChmod(spec: string): ModeFn {
+  const nonOctal = `invalid chmod parameter: '${spec}'. it should be octal string and between 0 and 07777`;
+  if (/^[0-9]+$/.test(spec)) {
+    if (!/^[0-7]+$/.test(spec)) throw invalid(nonOctal);
+    const n = parseInt(spec, 8);
+    if (n > 0o7777) throw invalid(nonOctal);
+    return () => n;
+  }
+  type Action = { op: string; perms: string; copy?: string };
+  const clauses: Array<{ who: string; actions: Action[] }> = [];
+  for (const clause of spec.split(',')) {
+    const m = /^([ugoa]*)((?:[+\-=](?:[ugo]|[rwxXst]*))+)$/.exec(clause);
+    if (!m) throw invalid(`invalid chmod parameter: '${spec}': invalid mode`);
+    const who = m[1] ?? '';
+    const actions: Action[] = [];
+    for (const a of (m[2] ?? '').matchAll(/([+\-=])([ugo]|[rwxXst]*)/g)) {
+      const perms = a[2] ?? '';
+      actions.push(/^[ugo]$/.test(perms) ? { op: a[1] ?? '', perms: '', copy: perms } : { op: a[1] ?? '', perms });
+    }
+    clauses.push({ who, actions });
+  }
+  return (mode: number, isDir: boolean): number => {
+    let cur = mode & 0o7777;
+    for (const c of clauses) {
+      const who = c.who === '' || c.who.includes('a') ? 'ugo' : c.who;
+      let mask = 0;
+      for (const w of who) mask |= WHO_BITS[w] ?? 0;
+      for (const a of c.actions) {
+        let bits = 0;
+        if (a.copy) {
+          // g=u: the permission bits of one class, repeated for every class.
+          const shift = a.copy === 'u' ? 6 : a.copy === 'g' ? 3 : 0;
+          const rwx = (cur >> shift) & 7;
+          bits = (rwx << 6) | (rwx << 3) | rwx;
+        } else {
+          for (const p of a.perms) {
+            if (p === 'r') bits |= 0o444;
+            else if (p === 'w') bits |= 0o222;
+            else if (p === 'x') bits |= 0o111;
+            else if (p === 'X') bits |= isDir || (cur & 0o111) !== 0 ? 0o111 : 0;
+            else if (p === 's') bits |= 0o6000;
+            else if (p === 't') bits |= 0o1000;
+          }
+        }
+        bits &= mask;
+        if (a.op === '+') cur |= bits;
+        else if (a.op === '-') cur &= ~bits;
+        else cur = (cur & ~(mask & (isDir ? 0o1777 : 0o7777))) | bits; // `=` keeps a directory's set-id bits, as chmod(1)
+      }
+    }
+    return cur & 0o7777;
+  };
+}
+
+// ---------------------------------------------------------------------------
 // Identities
 
 function lookupFile(root: string | undefined, file: string): string[] {
   if (root === undefined) return [];
   try {
-    return fs.readFileSync(resolveInRoot(root, file), 'utf8').split('\n');
+    const p = resolveInRoot(root, file);
+    // The image is untrusted: only a regular file of sane size is read (not a fifo or a device that never ends).
+    const st = fs.statSync(p);
+    if (!st.isFile() || st.size > 10 << 20) return [];
+    return fs.readFileSync(p, 'utf8').split('\n');
   } catch {
     return [];
   }
 }
 
-/** `--chown=user[:group]` with names looked up in the image's /etc/passwd and /etc/group. */
+/**
+ * `--chown=user[:group]`: names are looked up in the image's /etc/passwd and
+ * /etc/group; a user alone gives the group the same numeric value as the
+ * user (as the Dockerfile reference says).
+ */
 export function parseChown(spec: string, root: string | undefined): Identity {
-  const [user = '', group] = spec.split(':', 2);
-  if (!user) throw invalid(`invalid chown string: ${spec}`);
+  const pre = 'unable to convert uid/gid chown string to host mapping';
+  const parts = spec.split(':');
+  if (parts.length > 2) throw invalid(`${pre}: invalid chown string format: ${spec}`);
+  const [user = '', group = ''] = parts;
+  if (!user) throw invalid(`${pre}: invalid chown string format: ${spec}`);
   let uid: number;
-  let primaryGid: number | undefined;
-  if (/^\d+$/.test(user)) {
-    uid = Number(user);
-    primaryGid = uid;
-  } else {
+  if (/^\d+$/.test(user)) uid = Number(user);
+  else {
     const line = lookupFile(root, '/etc/passwd').map((l) => l.split(':')).find((f) => f[0] === user);
-    if (!line) throw invalid(`unable to convert uid/gid chown string to host mapping: can't find uid for user ${user}: no such user: ${user}`);
+    if (!line || !/^\d+$/.test(line[2] ?? '')) throw invalid(`${pre}: can't find uid for user ${user}: no such user: ${user}`);
     uid = Number(line[2]);
-    primaryGid = Number(line[3]);
   }
   let gid: number;
-  if (group === undefined || group === '') gid = primaryGid ?? uid;
+  if (group === '') gid = uid;
   else if (/^\d+$/.test(group)) gid = Number(group);
   else {
     const line = lookupFile(root, '/etc/group').map((l) => l.split(':')).find((f) => f[0] === group);
-    if (!line) throw invalid(`unable to convert uid/gid chown string to host mapping: can't find gid for group ${group}: no such group: ${group}`);
+    if (!line || !/^\d+$/.test(line[2] ?? '')) throw invalid(`${pre}: can't find gid for group ${group}: no such group: ${group}`);
     gid = Number(line[2]);
   }
-  if (!Number.isSafeInteger(uid) || !Number.isSafeInteger(gid)) throw invalid(`invalid chown string: ${spec}`);
+  if (!Number.isSafeInteger(uid) || !Number.isSafeInteger(gid) || uid > 0xffffffff || gid > 0xffffffff) throw invalid(`${pre}: invalid chown string format: ${spec}`);
   return { uid, gid };
 }
 
@@ -208,7 +298,7 @@ export interface EntryOptions {
   ctx: BuildContext;
   items: CopyItem[];
   chown?: Identity;
-  chmod?: number;
+  chmod?: ModeFn;
   cmd: 'COPY' | 'ADD';
   /** Seconds since the epoch, for directories the copy creates. */
   now: number;
@@ -305,7 +395,7 @@ function devNumbers(rdev: number): [number, number] {
 /** Entries for a real directory tree (an image's files), below `name`. */
 function* hostTree(abs: string, name: string, st: fs.Stats, o: EntryOptions, includeSelf: boolean): Generator<TarInput> {
   const own = (s: fs.Stats): { uid: number; gid: number } => (o.chown ? { uid: o.chown.uid, gid: o.chown.gid } : { uid: s.uid, gid: s.gid });
-  const mode = (s: fs.Stats): number => (o.chmod !== undefined ? o.chmod : s.mode & 0o7777);
+  const mode = (s: fs.Stats): number => (o.chmod !== undefined ? o.chmod(s.mode, s.isDirectory()) : s.mode & 0o7777);
   const mtime = Math.floor(st.mtimeMs / 1000);
   if (st.isDirectory()) {
     if (includeSelf && name) yield { name, type: 'dir', mode: mode(st), ...own(st), mtime };
@@ -389,7 +479,7 @@ export async function* copyEntries(o: EntryOptions): AsyncGenerator<TarInput> {
   const dd = destDirectory(o.destRoot, dirAbs, ident, o.now);
   yield* dd.parents;
 
-  const mode = (m: number): number => (o.chmod !== undefined ? o.chmod : m & 0o7777);
+  const mode = (m: number, isDir = false): number => (o.chmod !== undefined ? o.chmod(m, isDir) : m & 0o7777);
   for (const it of items) {
     switch (it.kind) {
       case 'ctx': {
@@ -403,7 +493,7 @@ export async function* copyEntries(o: EntryOptions): AsyncGenerator<TarInput> {
           if (n === it.node) continue;
           const name = join(dd.rel, n.path.slice(base ? base.length + 1 : 0));
           const common = { name, uid: ident.uid, gid: ident.gid, mtime: n.mtime };
-          if (n.type === 'dir') yield { ...common, type: 'dir', mode: n.implicit ? (o.chmod ?? 0o755) : mode(n.mode) };
+          if (n.type === 'dir') yield { ...common, type: 'dir', mode: mode(n.implicit ? 0o755 : n.mode, true) };
           else if (n.type === 'symlink') yield { ...common, type: 'symlink', mode: n.mode & 0o7777, linkname: n.linkname };
           else yield { ...common, type: 'file', mode: mode(n.mode), size: n.size, body: o.ctx.body(n) };
         }
@@ -420,13 +510,13 @@ export async function* copyEntries(o: EntryOptions): AsyncGenerator<TarInput> {
         break;
       }
       case 'archive': {
-        for await (const e of readTar(await decompress(o.ctx.body(it.node)))) {
+        for await (const e of readTar(await decompress(archiveBody(o.ctx, it)))) {
           const h = e.header;
           const rel = archiveName(h.name);
           if (!rel) continue;
           const name = join(dd.rel, rel);
           const own = o.chown ? { uid: o.chown.uid, gid: o.chown.gid } : { uid: h.uid, gid: h.gid };
-          const common = { name, mode: mode(h.mode), ...own, mtime: Math.floor(h.mtime), ...(h.xattrs.size ? { xattrs: h.xattrs } : {}) };
+          const common = { name, mode: mode(h.mode, h.type === 'dir'), ...own, mtime: Math.floor(h.mtime), ...(h.xattrs.size ? { xattrs: h.xattrs } : {}) };
           switch (h.type) {
             case 'dir':
               yield { ...common, type: 'dir' };

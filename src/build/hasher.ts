@@ -45,9 +45,20 @@ const POOL_MAX = 16;
 const waiting = new Map<number, { resolve: (hex: string) => void; reject: (e: Error) => void }>();
 let nextId = 1;
 
+/** Waits for a digest; the worker keeps the process alive only while digests are awaited. */
+function expect(id: number, resolve: (hex: string) => void, reject: (e: Error) => void): void {
+  waiting.set(id, { resolve, reject });
+  if (waiting.size === 1) worker?.ref();
+}
+
+function settled(): void {
+  if (waiting.size === 0) worker?.unref();
+}
+
 function failAll(e: Error): void {
   for (const w of waiting.values()) w.reject(e);
   waiting.clear();
+  settled();
 }
 
 function getWorker(): Worker | undefined {
@@ -55,7 +66,6 @@ function getWorker(): Worker | undefined {
   if (worker) return worker;
   try {
     const w = new Worker(WORKER_SOURCE, { eval: true });
-    w.unref();
     w.on('message', (m: { id: number; hex: string; recycle?: ArrayBuffer }) => {
       if (m.recycle) {
         if (pool.length < POOL_MAX && m.recycle.byteLength === BATCH) pool.push(m.recycle);
@@ -63,6 +73,7 @@ function getWorker(): Worker | undefined {
       }
       const p = waiting.get(m.id);
       waiting.delete(m.id);
+      settled();
       p?.resolve(m.hex);
     });
     w.on('error', (e) => {
@@ -74,6 +85,8 @@ function getWorker(): Worker | undefined {
       if (worker === w) worker = undefined;
       failAll(new Error('hash worker exited'));
     });
+    // After the listeners: attaching a 'message' listener refs the port again, which would keep a process alive.
+    w.unref();
     worker = w;
     return w;
   } catch (e) {
@@ -120,7 +133,7 @@ class WorkerHasher implements ContentHasher {
 
   digest(): Promise<string> {
     return new Promise((resolve, reject) => {
-      waiting.set(this.id, { resolve, reject });
+      expect(this.id, resolve, reject);
       this.flush(true);
     });
   }
@@ -213,7 +226,7 @@ export class ContentArena {
     }
     if (!w) return { chunks, digest: Promise.resolve((inline as ReturnType<typeof createHash>).digest('hex')) };
     const digest = new Promise<string>((resolve, reject) => {
-      waiting.set(id, { resolve, reject });
+      expect(id, resolve, reject);
       w.postMessage({ id, done: true });
     });
     return { chunks, digest };

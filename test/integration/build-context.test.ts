@@ -158,8 +158,9 @@ describe('docker build: context, COPY and ADD', { skip: skipUnlessRoot() }, () =
     has(/^from-image$/);
     const multi = await build(d, context({ 'a': 'a', 'b': 'b', Dockerfile: 'FROM busybox\nCOPY a b /notadir\n' }));
     expectMatch(multi.stderr, /When using COPY with more than one source file, the destination must be a directory and end with a \//, 'error');
+    // `../` that would leave the context is dropped (Dockerfile reference): ../x is the context's x, absent here.
     const outside = await build(d, context({ Dockerfile: 'FROM busybox\nCOPY ../x /x\n' }));
-    expectMatch(outside.stderr, /Forbidden path outside the build context: \.\.\/x/, 'error');
+    expectMatch(outside.stderr, /COPY failed: file not found in build context or excluded by \.dockerignore: stat x: file does not exist/, 'error');
   });
 
   it('ONBUILD triggers run in the child build', async () => {
