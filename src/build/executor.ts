@@ -426,7 +426,7 @@ export class Executor {
   private async onbuildTriggers(st: State): Promise<void> {
     const triggers = st.run.OnBuild ?? [];
     if (!triggers.length) return;
-    st.run.OnBuild = [];
+    st.run.OnBuild = null; // as Docker: the child image has none of its own
     this.say(st, `# Executing ${triggers.length} build trigger${triggers.length === 1 ? '' : 's'}\n`);
     for (const t of triggers) {
       const node = parseDockerfile(t, 'ONBUILD').nodes[0];
