@@ -295,8 +295,19 @@ export class Builder {
       const deleted: string[] = [];
       let reclaimed = 0;
       const records = this.cache.all().sort((a, b) => b.created - a.created); // children (newer) first
+      // --keep-storage: the most recently used records that fit in it stay.
+      const keep = new Set<string>();
+      if (o.keepStorage !== undefined) {
+        let used = 0;
+        for (const r of [...records].sort((a, b) => b.lastUsed - a.lastUsed)) {
+          if (used + r.size > o.keepStorage) break;
+          used += r.size;
+          keep.add(r.key);
+        }
+      }
       for (const r of records) {
         if (until !== undefined && r.created > until) continue;
+        if (keep.has(r.key)) continue;
         this.cache.delete(r.key);
         deleted.push(r.key.slice(0, 25));
         const img = this.deps.images.tryGet(r.id);

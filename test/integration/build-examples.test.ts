@@ -220,7 +220,7 @@ describe('docker build: examples and options', { skip: skipUnlessRoot() }, () =>
     expectMatch(r.stderr, /Dockerfile:5: unknown instruction: COPPY/, 'error');
     assert.doesNotMatch(r.stdout, /Step 1/, 'nothing ran');
     const f = await build(d, context({ Dockerfile: 'FROM busybox\nCOPY --bogus=1 a b\n' }));
-    expectMatch(f.stderr, /Dockerfile:2: Unknown flag: bogus/, 'bad flag');
+    expectMatch(f.stderr, /dockerfile parse error on line 2: unknown flag: --bogus\nDockerfile:2: unknown flag: --bogus/, 'bad flag');
     // The CLI checks -f itself; a client that sends no Dockerfile gets Docker's message.
     const m = await apiBuild(d, tarOf(context({ 'Dockerfile.dev': 'FROM busybox\n' })), 't=x');
     assert.equal(m.status, 400);
