@@ -49,6 +49,10 @@ describe('docker build: the Dockerfile reference, as Docker does it', { skip: sk
       assert.doesNotMatch(r.stdout, /\nnever\n/, 'the command did not run');
     }
     expectCode(await d.docker(['image', 'inspect', 'flags:1']), 1, 'not tagged');
+    // The build-wide --network is the legacy builder's way: host shares the daemon's network namespace.
+    const host = await buildOk(d, context({ Dockerfile: 'FROM busybox\nRUN echo nics: $(ls /sys/class/net)\n' }), ['--network', 'host', '--no-cache']);
+    const nics = /\nnics: (.*)\n/.exec(host)?.[1]?.split(' ') ?? [];
+    assert.ok(nics.includes('lo') && !nics.includes('eth0') && nics.length > 1, `the daemon's interfaces with --network host: ${nics.join(' ')}`);
     assert.equal(okOut(await d.docker(['ps', '-aq']), 'ps'), before, 'no container left');
   });
 
