@@ -270,6 +270,13 @@ export class Executor {
   ) {
     this.escape = df.escape;
     for (const k of plan.metaDeclared) this.consumed.add(k);
+    // Stages skipped because the target does not need them would have run in Docker's legacy builder (it runs every
+    // stage up to the target): their ARGs count as consumed, so the unused-build-arg warning stays Docker's.
+    const planned = new Set(plan.stages.map((s) => s.index));
+    for (const s of df.stages) {
+      if (s.index > plan.target.index || planned.has(s.index)) continue;
+      for (const ins of s.instructions) if (ins.kind === 'arg') for (const a of ins.args) this.consumed.add(a.key);
+    }
     this.signal = this.aborter.signal;
     if (external?.aborted) this.aborter.abort();
     else external?.addEventListener('abort', () => this.aborter.abort(), { once: true });

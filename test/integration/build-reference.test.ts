@@ -86,6 +86,11 @@ describe('docker build: the Dockerfile reference, as Docker does it', { skip: sk
     // A different proxy value does not invalidate the cache (it is not part of the step).
     const again = await buildOk(d, dir, ['--build-arg', 'username=alice', '--build-arg', 'CONT_IMG_VER=v2.0.0', '--build-arg', 'HTTP_PROXY=http://other.invalid:8080', '--build-arg', 'NOTUSED=1']);
     assert.deepEqual(ranSteps(again), [], 'all cached');
+    // A stage the target does not need is skipped, but its ARGs count as consumed (Docker's builder would have run it).
+    const skip = await buildOk(d, context({ Dockerfile: 'FROM busybox AS skipped\nARG ONLY_IN_SKIPPED\nRUN echo in-skipped\nFROM busybox\nRUN echo final\n' }),
+      ['--build-arg', 'ONLY_IN_SKIPPED=1', '--build-arg', 'NOPE=1', '--no-cache']);
+    assert.doesNotMatch(skip, /\nin-skipped\n/, 'the unneeded stage did not run');
+    expectMatch(skip, /\[Warning\] One or more build-args \[NOPE\] were not consumed\n/, 'only the undeclared arg');
   });
 
   it('heredocs: several in one RUN, <<- strips tabs, COPY of several into a directory, a quoted delimiter is literal', async () => {
