@@ -11,7 +11,7 @@ import * as path from 'node:path';
 import { decompress, fileBody, readTar, resolveInRoot, type TarInput } from '../common/archive';
 import { invalid } from '../common/errors';
 import type { BuildContext, CtxNode } from './context';
-import { globToRegExp } from './dockerignore';
+import { globToRegExp, type PatternMatcher } from './dockerignore';
 
 export interface Identity {
   uid: number;
@@ -20,7 +20,7 @@ export interface Identity {
 
 export type CopyItem =
   /** A file or directory of the build context (path already resolved through symlinks). */
-  | { kind: 'ctx'; node: CtxNode; name: string }
+  | { kind: 'ctx'; node: CtxNode; name: string; exclude?: Exclusion }
   /** A file or directory in another stage or image, resolved once its root is mounted. */
   | { kind: 'image'; path: string }
   /** Literal data: a here-document or a downloaded URL. */
@@ -61,17 +61,42 @@ function cleanSource(raw: string): string {
   return out.join('/');
 }
 
+/**
+ * `--exclude` patterns (Dockerfile 1.19) for one source: matched as
+ * .dockerignore patterns against paths relative to the source (a copied
+ * directory, or the directory a wildcard is evaluated in); `rel` is the
+ * item's own path there ('' for a copied directory itself).
+ */
+export interface Exclusion {
+  matcher: PatternMatcher;
+  rel: string;
+}
+
+/** Whether an item's descendant (path below the item) is excluded. */
+export function excluded(ex: Exclusion | undefined, sub: string): boolean {
+  if (!ex) return false;
+  const p = ex.rel && sub ? `${ex.rel}/${sub}` : ex.rel || sub;
+  return p !== '' && ex.matcher.matches(p);
+}
+
 /** Resolves context sources (wildcards, symlinks inside the context) into items. */
-export function contextItems(ctx: BuildContext, raws: string[], cmd: 'COPY' | 'ADD'): CopyItem[] {
+export function contextItems(ctx: BuildContext, raws: string[], cmd: 'COPY' | 'ADD', exclude?: PatternMatcher): CopyItem[] {
   const items: CopyItem[] = [];
+  const matcher = exclude && !exclude.empty ? exclude : undefined;
   for (const raw of raws) {
     const clean = cleanSource(raw);
     if (hasWildcard(clean)) {
+      // The directory the wildcard is evaluated in: the components before the first one with a wildcard.
+      const comps = clean.split('/');
+      const baseLen = comps.findIndex((c) => hasWildcard(c));
+      const base = comps.slice(0, baseLen).join('/');
       const matches = ctx.glob(clean);
       for (const m of matches) {
         const r = ctx.resolve(m);
         const node = r === null ? undefined : ctx.lstat(r);
-        if (node) items.push({ kind: 'ctx', node, name: path.posix.basename(m) });
+        const rel = base ? m.slice(base.length + 1) : m;
+        if (!node || (matcher && matcher.matches(rel))) continue;
+        items.push({ kind: 'ctx', node, name: path.posix.basename(m), ...(matcher ? { exclude: { matcher, rel } } : {}) });
       }
       continue;
     }
@@ -80,7 +105,11 @@ export function contextItems(ctx: BuildContext, raws: string[], cmd: 'COPY' | 'A
     if (!node || node.type === 'symlink') {
       throw invalid(`${cmd} failed: file not found in build context or excluded by .dockerignore: stat ${clean || '.'}: file does not exist`);
     }
-    items.push({ kind: 'ctx', node, name: path.posix.basename(clean) || '.' });
+    const name = path.posix.basename(clean) || '.';
+    // A copied directory's contents are matched relative to it; a single file by its name.
+    const rel = node.type === 'dir' ? '' : name;
+    if (matcher && rel && matcher.matches(rel)) continue;
+    items.push({ kind: 'ctx', node, name, ...(matcher ? { exclude: { matcher, rel } } : {}) });
   }
   if (!items.length) throw invalid(`${cmd} failed: no source files were specified`);
   return items;
@@ -148,6 +177,7 @@ export async function sourcesChecksum(ctx: BuildContext, items: CopyItem[], from
         const base = it.node.path;
         for (const n of it.node.type === 'dir' ? ctx.walk(base) : [it.node]) {
           const rel = n === it.node ? '.' : n.path.slice(base ? base.length + 1 : 0);
+          if (n !== it.node && excluded(it.exclude, rel)) continue;
           h.update(`${rel}\0${n.type}\0${(n.mode & 0o7777).toString(8)}\0${n.size}\0${n.linkname}\0`);
           if (n.type === 'file') h.update(await ctx.contentHash(n));
           h.update('\n');
@@ -489,9 +519,13 @@ export async function* copyEntries(o: EntryOptions): AsyncGenerator<TarInput> {
           yield { name: join(dd.rel, fileName ?? it.name), type: 'file', mode: mode(n.mode), uid: ident.uid, gid: ident.gid, mtime: n.mtime, size: n.size, body: o.ctx.body(n), ...(n.xattrs ? { xattrs: n.xattrs } : {}) };
           break;
         }
+        const keepDirs = it.exclude?.matcher.hasExclusions ?? false;
         for (const n of o.ctx.walk(base)) {
           if (n === it.node) continue;
-          const name = join(dd.rel, n.path.slice(base ? base.length + 1 : 0));
+          const sub = n.path.slice(base ? base.length + 1 : 0);
+          // An excluded directory is still written when `!` patterns may bring back something below it.
+          if (excluded(it.exclude, sub) && !(keepDirs && n.type === 'dir')) continue;
+          const name = join(dd.rel, sub);
           const common = { name, uid: ident.uid, gid: ident.gid, mtime: n.mtime };
           if (n.type === 'dir') yield { ...common, type: 'dir', mode: mode(n.implicit ? 0o755 : n.mode, true) };
           else if (n.type === 'symlink') yield { ...common, type: 'symlink', mode: n.mode & 0o7777, linkname: n.linkname };

@@ -29,6 +29,7 @@ import {
 } from './dockerfile/instructions';
 import { envFromList, expandHeredoc, processWord, processWords, ShellLexError } from './dockerfile/shell-lex';
 import { cacheKey, PROXY_ARGS, stageRef, type Plan } from './plan';
+import { PatternMatcher, parseDockerignore } from './dockerignore';
 
 const DEFAULT_PATH = 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 const DEFAULT_SHELL = ['/bin/sh', '-c'];
@@ -1028,7 +1029,8 @@ export class Executor {
     if (fromKey !== undefined) {
       for (const p of paths) items.push({ kind: 'image', path: p });
     } else if (paths.length) {
-      for (const it of contextItems(this.ctx, paths, cmd)) {
+      const exclude = ins.exclude?.length ? new PatternMatcher(parseDockerignore(ins.exclude.map((e) => x(e)).join('\n'))) : undefined;
+      for (const it of contextItems(this.ctx, paths, cmd, exclude)) {
         // Local archives are extracted unless ADD --unpack=false.
         if (cmd === 'ADD' && ins.unpack !== false && it.kind === 'ctx' && (await isArchive(this.ctx, it.node))) items.push({ kind: 'archive', node: it.node });
         else items.push(it);
@@ -1039,6 +1041,7 @@ export class Executor {
       ...(fromKey !== undefined ? [`--from=${fromKey === 'scratch' ? 'scratch' : shortId(fromKey)}`] : []),
       ...(chownSpec ? [`--chown=${chownSpec}`] : []),
       ...(chmodSpec ? [`--chmod=${chmodSpec}`] : []),
+      ...(ins.exclude ?? []).map((e) => `--exclude=${x(e)}`),
     ];
     const comment = `${cmd} ${flags.map((f) => `${f} `).join('')}${checksum} in ${dest} `;
     const run = clone(st.run);

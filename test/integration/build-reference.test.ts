@@ -197,6 +197,14 @@ describe('docker build: the Dockerfile reference, as Docker does it', { skip: sk
     }), ['--no-cache']);
     const lines = printed(ok);
     for (const want of ['one', 'bracket', 'a', 'a.txt', 'b.txt']) assert.ok(lines.includes(want), `${want} in:\n${ok}`);
+    // --exclude (Dockerfile 1.19): patterns relative to the copied directory or to where the wildcard is evaluated.
+    const ex = await buildOk(d, context({
+      'home.txt': 'h', 'homer.md': 'h', 'homedir/x.txt': 'x', 'dir/a.md': 'a', 'dir/b.js': 'b', 'dir/sub/c.js': 'c', 'dir/keep/d.md': 'd',
+      Dockerfile: 'FROM busybox\nCOPY --exclude=*.txt hom* /ex1/\nCOPY --exclude=*.md --exclude=sub dir /ex2/\nRUN cd / && find ex1 ex2 | sort\n',
+    }), ['--no-cache']);
+    const found = printed(ex).filter((l) => /^ex[12]/.test(l));
+    // homedir matches hom*: its contents are copied (a directory source); *.md is not **/*.md, so keep/d.md stays.
+    assert.deepEqual(found, ['ex1', 'ex1/homer.md', 'ex1/x.txt', 'ex2', 'ex2/b.js', 'ex2/keep', 'ex2/keep/d.md'], ex);
   });
 
   it('metadata: HEALTHCHECK with every option and NONE, STOPSIGNAL, SHELL, ONBUILD, substitution modifiers', async () => {

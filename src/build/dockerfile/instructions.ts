@@ -53,6 +53,8 @@ export interface CopyInstr extends Base<'copy' | 'add'> {
   checksum?: string;
   /** ADD --unpack: undefined = the default (local archives are extracted, URLs are not). */
   unpack?: boolean;
+  /** --exclude patterns (raw). */
+  exclude?: string[];
 }
 export interface VolumeInstr extends Base<'volume'> { paths: string[]; json: boolean }
 export interface UserInstr extends Base<'user'> { user: string }
@@ -125,6 +127,9 @@ class Flags {
   }
   private err(msg: string): DockerfileError {
     return new DockerfileError(this.file, this.node.startLine, msg);
+  }
+  list(name: string): string[] {
+    return this.values.get(name) ?? [];
   }
   str(name: string): string | undefined {
     return this.values.get(name)?.[0];
@@ -367,7 +372,6 @@ export function parseInstruction(node: Node, file: string, escape: string): Inst
         ? { from: 'string', chown: 'string', chmod: 'string', link: 'bool', parents: 'bool', exclude: 'list' }
         : { chown: 'string', chmod: 'string', link: 'bool', 'keep-git-dir': 'bool', checksum: 'string', unpack: 'bool', exclude: 'list' };
       const f = new Flags(node, file, spec);
-      if (f.str('exclude') !== undefined) throw err(`${upper} --exclude is not supported`);
       if (f.bool('parents')) throw err(`${upper} --parents is not supported`);
       let words: string[];
       let json = false;
@@ -404,7 +408,7 @@ export function parseInstruction(node: Node, file: string, escape: string): Inst
       return {
         kind: node.cmd, node, sources, dest,
         ...(from !== undefined ? { from } : {}), ...(chown ? { chown } : {}), ...(chmod ? { chmod } : {}), ...(checksum ? { checksum } : {}),
-        ...(unpack !== undefined ? { unpack } : {}),
+        ...(unpack !== undefined ? { unpack } : {}), ...(f.list('exclude').length ? { exclude: f.list('exclude') } : {}),
       };
     }
     case 'volume': {
