@@ -20,7 +20,7 @@ export interface Identity {
 
 export type CopyItem =
   /** A file or directory of the build context (path already resolved through symlinks). */
-  | { kind: 'ctx'; node: CtxNode; name: string; exclude?: Exclusion }
+  | { kind: 'ctx'; node: CtxNode; name: string; exclude?: Exclusion; keep?: string }
   /** A file or directory in another stage or image, resolved once its root is mounted. */
   | { kind: 'image'; path: string }
   /** Literal data: a here-document or a downloaded URL. */
@@ -80,11 +80,22 @@ export function excluded(ex: Exclusion | undefined, sub: string): boolean {
 }
 
 /** Resolves context sources (wildcards, symlinks inside the context) into items. */
-export function contextItems(ctx: BuildContext, raws: string[], cmd: 'COPY' | 'ADD', exclude?: PatternMatcher): CopyItem[] {
+export function contextItems(ctx: BuildContext, raws: string[], cmd: 'COPY' | 'ADD', exclude?: PatternMatcher, parents = false): CopyItem[] {
   const items: CopyItem[] = [];
   const matcher = exclude && !exclude.empty ? exclude : undefined;
   for (const raw of raws) {
-    const clean = cleanSource(raw);
+    // --parents (Dockerfile 1.20): the source's path is kept below the destination, from the `/./` pivot if any.
+    let pivot = '';
+    let src = raw;
+    if (parents) {
+      const i = raw.indexOf('/./');
+      if (i >= 0) {
+        pivot = cleanSource(raw.slice(0, i));
+        src = `${raw.slice(0, i)}/${raw.slice(i + 3)}`;
+      }
+    }
+    const keepOf = (p: string): string | undefined => (parents ? (pivot ? p.slice(pivot.length + 1) : p) : undefined);
+    const clean = cleanSource(src);
     if (hasWildcard(clean)) {
       // The directory the wildcard is evaluated in: the components before the first one with a wildcard.
       const comps = clean.split('/');
@@ -96,7 +107,8 @@ export function contextItems(ctx: BuildContext, raws: string[], cmd: 'COPY' | 'A
         const node = r === null ? undefined : ctx.lstat(r);
         const rel = base ? m.slice(base.length + 1) : m;
         if (!node || (matcher && matcher.matches(rel))) continue;
-        items.push({ kind: 'ctx', node, name: path.posix.basename(m), ...(matcher ? { exclude: { matcher, rel } } : {}) });
+        const keep = keepOf(m);
+        items.push({ kind: 'ctx', node, name: path.posix.basename(m), ...(matcher ? { exclude: { matcher, rel } } : {}), ...(keep ? { keep } : {}) });
       }
       continue;
     }
@@ -109,7 +121,8 @@ export function contextItems(ctx: BuildContext, raws: string[], cmd: 'COPY' | 'A
     // A copied directory's contents are matched relative to it; a single file by its name.
     const rel = node.type === 'dir' ? '' : name;
     if (matcher && rel && matcher.matches(rel)) continue;
-    items.push({ kind: 'ctx', node, name, ...(matcher ? { exclude: { matcher, rel } } : {}) });
+    const keep = keepOf(clean);
+    items.push({ kind: 'ctx', node, name, ...(matcher ? { exclude: { matcher, rel } } : {}), ...(keep ? { keep } : {}) });
   }
   if (!items.length) throw invalid(`${cmd} failed: no source files were specified`);
   return items;
@@ -173,7 +186,7 @@ export async function sourcesChecksum(ctx: BuildContext, items: CopyItem[], from
     switch (it.kind) {
       case 'ctx': {
         if (!kind) kind = it.node.type === 'dir' ? 'dir' : 'file';
-        h.update(`ctx\0${it.name}\0`);
+        h.update(`ctx\0${it.name}\0${it.keep ?? ''}\0`);
         const base = it.node.path;
         for (const n of it.node.type === 'dir' ? ctx.walk(base) : [it.node]) {
           const rel = n === it.node ? '.' : n.path.slice(base ? base.length + 1 : 0);
@@ -503,20 +516,38 @@ export async function* copyEntries(o: EntryOptions): AsyncGenerator<TarInput> {
   const isDirSource = (it: CopyItem): boolean =>
     it.kind === 'archive' || (it.kind === 'ctx' && it.node.type === 'dir') || (it.kind === 'image' && (imagePaths.get(it)?.st.isDirectory() ?? false));
   // Where files land: into dest as a directory, or at dest as a file name.
-  const intoDir = endsWithSlash || items.length > 1 || items.some(isDirSource) || isDirIn(o.destRoot, destAbs);
+  const parents = items.some((it) => it.kind === 'ctx' && it.keep !== undefined);
+  const intoDir = parents || endsWithSlash || items.length > 1 || items.some(isDirSource) || isDirIn(o.destRoot, destAbs);
   const dirAbs = intoDir ? destAbs : path.posix.dirname(destAbs);
   const fileName = intoDir ? undefined : path.posix.basename(destAbs);
   const dd = destDirectory(o.destRoot, dirAbs, ident, o.now);
   yield* dd.parents;
 
   const mode = (m: number, isDir = false): number => (o.chmod !== undefined ? o.chmod(m, isDir) : m & 0o7777);
+  // --parents: the directories leading to each kept path, once each, with the context's metadata where it has them.
+  const madeDirs = new Set<string>();
+  function* keptParents(it: { node: CtxNode; keep?: string }): Generator<TarInput> {
+    if (it.keep === undefined) return;
+    const comps = it.keep.split('/');
+    const ctxBase = it.node.path.slice(0, it.node.path.length - it.keep.length).replace(/\/$/, '');
+    for (let i = 1; i < comps.length + (it.node.type === 'dir' ? 1 : 0); i++) {
+      const rel = comps.slice(0, i).join('/');
+      if (madeDirs.has(rel)) continue;
+      madeDirs.add(rel);
+      const n = o.ctx.lstat(ctxBase ? `${ctxBase}/${rel}` : rel);
+      const m = n && n.type === 'dir' && !n.implicit ? n.mode : 0o755;
+      yield { name: join(dd.rel, rel), type: 'dir', mode: mode(m, true), uid: ident.uid, gid: ident.gid, mtime: n?.mtime ?? o.now };
+    }
+  }
   for (const it of items) {
     switch (it.kind) {
       case 'ctx': {
         const base = it.node.path;
+        yield* keptParents(it);
+        const at = it.keep ?? '';
         if (it.node.type !== 'dir') {
           const n = it.node;
-          yield { name: join(dd.rel, fileName ?? it.name), type: 'file', mode: mode(n.mode), uid: ident.uid, gid: ident.gid, mtime: n.mtime, size: n.size, body: o.ctx.body(n), ...(n.xattrs ? { xattrs: n.xattrs } : {}) };
+          yield { name: join(dd.rel, it.keep ?? fileName ?? it.name), type: 'file', mode: mode(n.mode), uid: ident.uid, gid: ident.gid, mtime: n.mtime, size: n.size, body: o.ctx.body(n), ...(n.xattrs ? { xattrs: n.xattrs } : {}) };
           break;
         }
         const keepDirs = it.exclude?.matcher.hasExclusions ?? false;
@@ -525,7 +556,7 @@ export async function* copyEntries(o: EntryOptions): AsyncGenerator<TarInput> {
           const sub = n.path.slice(base ? base.length + 1 : 0);
           // An excluded directory is still written when `!` patterns may bring back something below it.
           if (excluded(it.exclude, sub) && !(keepDirs && n.type === 'dir')) continue;
-          const name = join(dd.rel, sub);
+          const name = join(join(dd.rel, at), sub);
           const common = { name, uid: ident.uid, gid: ident.gid, mtime: n.mtime };
           if (n.type === 'dir') yield { ...common, type: 'dir', mode: mode(n.implicit ? 0o755 : n.mode, true) };
           else if (n.type === 'symlink') yield { ...common, type: 'symlink', mode: n.mode & 0o7777, linkname: n.linkname };

@@ -1027,10 +1027,11 @@ export class Executor {
       paths.push(p);
     }
     if (fromKey !== undefined) {
+      if (ins.parents) throw new StepError(`${cmd} --parents is only supported for sources in the build context`);
       for (const p of paths) items.push({ kind: 'image', path: p });
     } else if (paths.length) {
       const exclude = ins.exclude?.length ? new PatternMatcher(parseDockerignore(ins.exclude.map((e) => x(e)).join('\n'))) : undefined;
-      for (const it of contextItems(this.ctx, paths, cmd, exclude)) {
+      for (const it of contextItems(this.ctx, paths, cmd, exclude, ins.parents === true)) {
         // Local archives are extracted unless ADD --unpack=false.
         if (cmd === 'ADD' && ins.unpack !== false && it.kind === 'ctx' && (await isArchive(this.ctx, it.node))) items.push({ kind: 'archive', node: it.node });
         else items.push(it);
@@ -1042,6 +1043,7 @@ export class Executor {
       ...(chownSpec ? [`--chown=${chownSpec}`] : []),
       ...(chmodSpec ? [`--chmod=${chmodSpec}`] : []),
       ...(ins.exclude ?? []).map((e) => `--exclude=${x(e)}`),
+      ...(ins.parents ? ['--parents'] : []),
     ];
     const comment = `${cmd} ${flags.map((f) => `${f} `).join('')}${checksum} in ${dest} `;
     const run = clone(st.run);

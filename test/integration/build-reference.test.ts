@@ -203,6 +203,12 @@ describe('docker build: the Dockerfile reference, as Docker does it', { skip: sk
       Dockerfile: 'FROM busybox\nCOPY --exclude=*.txt hom* /ex1/\nCOPY --exclude=*.md --exclude=sub dir /ex2/\nRUN cd / && find ex1 ex2 | sort\n',
     }), ['--no-cache']);
     const found = printed(ex).filter((l) => /^ex[12]/.test(l));
+    // --parents (Dockerfile 1.20): paths kept below the destination, from a /./ pivot when there is one; ** recurses.
+    const par = await buildOk(d, context({
+      'x/a.txt': 'xa\n', 'y/a.txt': 'ya\n', 'p/q/b.txt': 'b', 'p/q/c.md': 'c', 'src/a.txt': '1', 'src/x/b.txt': '2', 'src/x/y/c.txt': '3', 'src/x/n.md': 'n', 'tree/t/u': 'u',
+      Dockerfile: 'FROM busybox\nCOPY ./x/a.txt ./y/a.txt /no_parents/\nCOPY --parents ./x/a.txt ./y/a.txt /parents/\nCOPY --parents ./p/./q/*.txt /pivot/\nCOPY --parents ./src/**/*.txt /deep/\nCOPY --parents tree /kept/\nRUN cd / && find no_parents parents pivot deep kept -type f | sort && cat /parents/x/a.txt /parents/y/a.txt\n',
+    }), ['--no-cache']);
+    assert.deepEqual(printed(par), ['deep/src/a.txt', 'deep/src/x/b.txt', 'deep/src/x/y/c.txt', 'kept/tree/t/u', 'no_parents/a.txt', 'parents/x/a.txt', 'parents/y/a.txt', 'pivot/q/b.txt', 'xa', 'ya'], par);
     // homedir matches hom*: its contents are copied (a directory source); *.md is not **/*.md, so keep/d.md stays.
     assert.deepEqual(found, ['ex1', 'ex1/homer.md', 'ex1/x.txt', 'ex2', 'ex2/b.js', 'ex2/keep', 'ex2/keep/d.md'], ex);
   });

@@ -151,6 +151,7 @@ describe('instructions', () => {
     assert.equal((only('ADD --unpack=false a.tar /x/') as { unpack?: boolean }).unpack, false);
     assert.equal((only('COPY --chmod=$MODE a /x') as { chmod?: string }).chmod, '$MODE');
     assert.deepEqual((only('COPY --exclude=*.txt --exclude=*.md a /x/') as { exclude?: string[] }).exclude, ['*.txt', '*.md']);
+    assert.equal((only('COPY --parents ./a/./b /x/') as { parents?: boolean }).parents, true);
     assert.match(err('FROM x\nCOPY --from a b\n'), /missing a value on flag: --from/);
     assert.match(err('FROM x\nCOPY --from=a --from=b a b\n'), /duplicate flag specified: --from/);
   });

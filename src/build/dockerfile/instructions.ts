@@ -55,6 +55,8 @@ export interface CopyInstr extends Base<'copy' | 'add'> {
   unpack?: boolean;
   /** --exclude patterns (raw). */
   exclude?: string[];
+  /** COPY --parents. */
+  parents?: boolean;
 }
 export interface VolumeInstr extends Base<'volume'> { paths: string[]; json: boolean }
 export interface UserInstr extends Base<'user'> { user: string }
@@ -372,7 +374,6 @@ export function parseInstruction(node: Node, file: string, escape: string): Inst
         ? { from: 'string', chown: 'string', chmod: 'string', link: 'bool', parents: 'bool', exclude: 'list' }
         : { chown: 'string', chmod: 'string', link: 'bool', 'keep-git-dir': 'bool', checksum: 'string', unpack: 'bool', exclude: 'list' };
       const f = new Flags(node, file, spec);
-      if (f.bool('parents')) throw err(`${upper} --parents is not supported`);
       let words: string[];
       let json = false;
       try {
@@ -409,6 +410,7 @@ export function parseInstruction(node: Node, file: string, escape: string): Inst
         kind: node.cmd, node, sources, dest,
         ...(from !== undefined ? { from } : {}), ...(chown ? { chown } : {}), ...(chmod ? { chmod } : {}), ...(checksum ? { checksum } : {}),
         ...(unpack !== undefined ? { unpack } : {}), ...(f.list('exclude').length ? { exclude: f.list('exclude') } : {}),
+        ...(f.bool('parents') ? { parents: true } : {}),
       };
     }
     case 'volume': {
