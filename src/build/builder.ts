@@ -160,7 +160,9 @@ export class Builder {
       await ctx.applyDockerignore();
       // As Docker: the Dockerfile and .dockerignore are removed from what COPY sees only when .dockerignore names them (done above).
       const plan = planBuild(df, { ...(opts.target ? { target: opts.target } : {}), buildArgs: opts.buildArgs, extraSteps: Object.keys(opts.labels).length ? 1 : 0 });
-      for (const w of df.warnings) log.debug('dockerfile warning', { warning: w });
+      // Docker's builder prints the parser's warnings before the steps.
+      for (const w of df.warnings) out.stream(`[WARNING]: ${w}\n`);
+      if (df.warnings.length) out.stream('[WARNING]: Empty continuation lines will become errors in a future release.\n');
       const pull = this.deps.pull;
       const exec = new Executor({
         images: this.deps.images, containers: this.deps.containers, cache: this.cache, workDir: this.root,

@@ -38,6 +38,8 @@ describe('docker build: the Dockerfile reference, as Docker does it', { skip: sk
     expectMatch(unterminated.stderr, /failed to parse Dockerfile: unterminated heredoc/, 'heredoc');
     const empty = await build(d, context({ Dockerfile: '' }));
     expectMatch(empty.stderr, /the Dockerfile \(Dockerfile\) cannot be empty/, 'empty');
+    const warned = await buildOk(d, context({ Dockerfile: 'FROM busybox\nRUN echo a \\\n\n  b\n' }));
+    expectMatch(warned, /\[WARNING\]: Empty continuation line found in: RUN echo a   b\n\[WARNING\]: Empty continuation lines will become errors in a future release\.\n/, 'parser warnings');
     const target = await build(d, context({ Dockerfile: 'FROM busybox AS a\nRUN true\n' }), ['--target', 'nope']);
     expectMatch(target.stderr, /target stage "nope" could not be found/, '--target');
 

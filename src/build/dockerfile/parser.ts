@@ -288,7 +288,7 @@ export function parseDockerfile(text: string, file = 'Dockerfile'): ParseResult 
     }
     const endLine = i;
     const line = buf;
-    if (emptyContinuation) warnings.push(`${file}:${endLine}: empty continuation line found in: ${line.trim()}`);
+    if (emptyContinuation) warnings.push(`Empty continuation line found in: ${line.trim()}`);
     const trimmed = line.trim();
     const m = /^(\S+)(?:\s+([\s\S]*))?$/.exec(trimmed);
     if (!m) continue;
