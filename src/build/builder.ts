@@ -160,7 +160,9 @@ export class Builder {
       await ctx.applyDockerignore();
       // As Docker: the Dockerfile and .dockerignore are removed from what COPY sees only when .dockerignore names them (done above).
       const plan = planBuild(df, { ...(opts.target ? { target: opts.target } : {}), buildArgs: opts.buildArgs, extraSteps: Object.keys(opts.labels).length ? 1 : 0 });
-      for (const w of df.warnings) log.debug('dockerfile warning', { warning: w });
+      // Docker's builder prints the parser's warnings before the steps.
+      for (const w of df.warnings) out.stream(`[WARNING]: ${w}\n`);
+      if (df.warnings.length) out.stream('[WARNING]: Empty continuation lines will become errors in a future release.\n');
       const pull = this.deps.pull;
       const exec = new Executor({
         images: this.deps.images, containers: this.deps.containers, cache: this.cache, workDir: this.root,
@@ -242,6 +244,7 @@ export class Builder {
     if ((!node || node.type !== 'file') && !name) node = ctx.stat('dockerfile');
     if (!node || node.type !== 'file') throw invalid(`Cannot locate specified Dockerfile: ${want}`);
     const text = (await ctx.readFile(node)).toString('utf8');
+    if (text.length === 0) throw invalid(`the Dockerfile (${want}) cannot be empty`);
     try {
       return parseStages(text, path.posix.basename(want));
     } catch (e) {
@@ -294,8 +297,19 @@ export class Builder {
       const deleted: string[] = [];
       let reclaimed = 0;
       const records = this.cache.all().sort((a, b) => b.created - a.created); // children (newer) first
+      // --keep-storage: the most recently used records that fit in it stay.
+      const keep = new Set<string>();
+      if (o.keepStorage !== undefined) {
+        let used = 0;
+        for (const r of [...records].sort((a, b) => b.lastUsed - a.lastUsed)) {
+          if (used + r.size > o.keepStorage) break;
+          used += r.size;
+          keep.add(r.key);
+        }
+      }
       for (const r of records) {
         if (until !== undefined && r.created > until) continue;
+        if (keep.has(r.key)) continue;
         this.cache.delete(r.key);
         deleted.push(r.key.slice(0, 25));
         const img = this.deps.images.tryGet(r.id);

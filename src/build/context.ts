@@ -12,7 +12,7 @@ import { decompress, readTar, type ByteSource } from '../common/archive';
 import { invalid } from '../common/errors';
 import { log } from '../common/log';
 import { globToRegExp, PatternMatcher, parseDockerignore } from './dockerignore';
-import { contentHasher, type ContentHasher } from './hasher';
+import { ContentArena, contentHasher, type ContentHasher } from './hasher';
 
 export type CtxType = 'file' | 'dir' | 'symlink';
 
@@ -82,6 +82,8 @@ export class BuildContext {
   private spoolFd: number | undefined;
   private spoolSize = 0;
   private memory = 0;
+  /** In-memory file data (released by close()). */
+  private readonly arena = new ContentArena();
 
   private constructor(private readonly opts: ReceiveOptions) {
     this.nodes.set('', { path: '', type: 'dir', mode: 0o755, uid: 0, gid: 0, mtime: 0, size: 0, linkname: '', implicit: true });
@@ -179,19 +181,18 @@ export class BuildContext {
           // Content is hashed as it arrives: the upload is the slow part, and
           // COPY's cache key needs the checksum before anything else.
           const node: CtxNode = { ...base, type: 'file', size: h.size };
-          const hash = contentHasher(h.size);
+          let sha: Promise<string>;
           if (this.memory + h.size <= limit) {
-            const chunks: Buffer[] = [];
-            for await (const c of e.body) {
-              hash.update(c);
-              chunks.push(c);
-            }
+            const stored = await this.arena.store(e.body, h.size);
             this.memory += h.size;
-            node.chunks = chunks;
+            node.chunks = stored.chunks;
+            sha = stored.digest;
           } else {
+            const hash = contentHasher(h.size);
             node.offset = await this.spool(e.body, hash);
+            sha = hash.digest();
           }
-          const digest = hash.digest().then((hex) => {
+          const digest = sha.then((hex) => {
             node.sha = hex;
           });
           digest.catch(() => undefined); // awaited below; never an unhandled rejection if reading fails first
@@ -231,8 +232,11 @@ export class BuildContext {
     return start;
   }
 
-  /** Removes the spool file. */
+  /** Removes the spool file and gives the in-memory data back (nothing may read the context afterwards). */
   close(): void {
+    // Segments go to the next build: drop every reference so a late reader sees no data rather than another build's.
+    for (const n of this.nodes.values()) if (n.chunks) delete n.chunks;
+    this.arena.release();
     if (this.spoolFd !== undefined) {
       fs.closeSync(this.spoolFd);
       this.spoolFd = undefined;

@@ -20,13 +20,16 @@ import {
 } from '../images';
 import type { BuildCacheIndex } from './cache';
 import type { BuildContext } from './context';
-import { contextItems, copyEntries, destDirectory, isArchive, parseChown, sourcesChecksum, type CopyItem, type Identity } from './copy';
+import {
+  contextItems, copyEntries, destDirectory, isArchive, isArchiveBytes, parseChmod, parseChown, sourcesChecksum, type CopyItem, type Identity, type ModeFn,
+} from './copy';
 import { parseDockerfile } from './dockerfile/parser';
 import {
   parseInstruction, type CmdInstr, type Command, type CopyInstr, type Dockerfile, type EntrypointInstr, type Instruction, type RunInstr, type Stage,
 } from './dockerfile/instructions';
 import { envFromList, expandHeredoc, processWord, processWords, ShellLexError } from './dockerfile/shell-lex';
 import { cacheKey, PROXY_ARGS, stageRef, type Plan } from './plan';
+import { PatternMatcher, parseDockerignore } from './dockerignore';
 
 const DEFAULT_PATH = 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 const DEFAULT_SHELL = ['/bin/sh', '-c'];
@@ -193,6 +196,17 @@ function goDuration(ns: number | undefined): string {
   return parts.join('');
 }
 
+/** Go's %q of an int: a quoted rune literal ('\x03', 'a', '\u00ff'). */
+function goRune(n: number): string {
+  if (n < 0 || n > 0x10ffff || (n >= 0xd800 && n <= 0xdfff)) return `'\\ufffd'`;
+  const named: Record<number, string> = { 7: '\\a', 8: '\\b', 9: '\\t', 10: '\\n', 11: '\\v', 12: '\\f', 13: '\\r', 39: "\\'", 92: '\\\\' };
+  if (named[n] !== undefined) return `'${named[n]}'`;
+  if (n >= 0x20 && n < 0x7f) return `'${String.fromCharCode(n)}'`;
+  if (n < 0x80) return `'\\x${n.toString(16).padStart(2, '0')}'`;
+  if (n < 0x10000) return /\p{L}|\p{N}|\p{P}|\p{S}/u.test(String.fromCodePoint(n)) ? `'${String.fromCodePoint(n)}'` : `'\\u${n.toString(16).padStart(4, '0')}'`;
+  return `'\\U${n.toString(16).padStart(8, '0')}'`;
+}
+
 const SIGNALS = new Set(['ABRT', 'ALRM', 'BUS', 'CHLD', 'CLD', 'CONT', 'FPE', 'HUP', 'ILL', 'INT', 'IO', 'IOT', 'KILL', 'PIPE', 'POLL', 'PROF', 'PWR', 'QUIT', 'SEGV', 'STKFLT', 'STOP', 'SYS', 'TERM', 'TRAP', 'TSTP', 'TTIN', 'TTOU', 'URG', 'USR1', 'USR2', 'VTALRM', 'WINCH', 'XCPU', 'XFSZ']);
 
 function validSignal(s: string): boolean {
@@ -257,6 +271,13 @@ export class Executor {
   ) {
     this.escape = df.escape;
     for (const k of plan.metaDeclared) this.consumed.add(k);
+    // Stages skipped because the target does not need them would have run in Docker's legacy builder (it runs every
+    // stage up to the target): their ARGs count as consumed, so the unused-build-arg warning stays Docker's.
+    const planned = new Set(plan.stages.map((s) => s.index));
+    for (const s of df.stages) {
+      if (s.index > plan.target.index || planned.has(s.index)) continue;
+      for (const ins of s.instructions) if (ins.kind === 'arg') for (const a of ins.args) this.consumed.add(a.key);
+    }
     this.signal = this.aborter.signal;
     if (external?.aborted) this.aborter.abort();
     else external?.addEventListener('abort', () => this.aborter.abort(), { once: true });
@@ -284,6 +305,7 @@ export class Executor {
     const seq = new Sequencer(stages.length, this.out);
     let failure: { error: unknown; pos: number } | undefined;
     let firstStep = 1;
+    for (const a of this.df.metaArgs) this.out.stream(`Step ${firstStep++}/${this.plan.totalSteps} : ${a.node.original}\n`);
     const all: Array<Promise<unknown>> = [];
     for (const [pos, stage] of stages.entries()) {
       const extra = stage === this.plan.target && Object.keys(this.opts.labels).length ? 1 : 0;
@@ -412,7 +434,7 @@ export class Executor {
   private async onbuildTriggers(st: State): Promise<void> {
     const triggers = st.run.OnBuild ?? [];
     if (!triggers.length) return;
-    st.run.OnBuild = [];
+    st.run.OnBuild = null; // as Docker: the child image has none of its own
     this.say(st, `# Executing ${triggers.length} build trigger${triggers.length === 1 ? '' : 's'}\n`);
     for (const t of triggers) {
       const node = parseDockerfile(t, 'ONBUILD').nodes[0];
@@ -428,6 +450,8 @@ export class Executor {
   /** Values of the args this stage declared (build-arg, else default, else global value). */
   private argValues(st: State): Map<string, string> {
     const m = new Map<string, string>();
+    // The predefined proxy args are usable without an ARG when given with --build-arg (as Docker's builder).
+    for (const [k, v] of this.opts.buildArgs) if (v !== null && PROXY_ARGS.has(k)) m.set(k, v);
     for (const [k, v] of st.args) if (v !== undefined) m.set(k, v);
     return m;
   }
@@ -605,16 +629,17 @@ export class Executor {
       case 'healthcheck': {
         const h = ins.health;
         const old = st.run.Healthcheck?.Test;
-        if (old && old.length && old[0] !== 'NONE') this.say(st, `Note: overriding previous HEALTHCHECK: ${goList(old)}\n`);
+        if (old && old.length && old[0] !== 'NONE') this.say(st, `Note: overriding previous HEALTHCHECK: [${old.join(' ')}]\n`);
         const hc: HealthConfig = h.test[0] === 'NONE' ? { Test: ['NONE'] } : {
           Test: h.test,
           ...(h.interval ? { Interval: h.interval } : {}),
           ...(h.timeout ? { Timeout: h.timeout } : {}),
           ...(h.startPeriod ? { StartPeriod: h.startPeriod } : {}),
+          ...(h.startInterval ? { StartInterval: h.startInterval } : {}),
           ...(h.retries ? { Retries: h.retries } : {}),
         };
-        const retries = `'\\x${(h.retries & 0xff).toString(16).padStart(2, '0')}'`;
-        const text = `HEALTHCHECK &{${goList(hc.Test)} "${goDuration(hc.Interval)}" "${goDuration(hc.Timeout)}" "${goDuration(hc.StartPeriod)}" ${retries}}`;
+        // Go's %q of the HealthConfig struct, as Docker's history shows it (Retries is an int: a quoted rune).
+        const text = `HEALTHCHECK &{${goList(hc.Test)} "${goDuration(hc.Interval)}" "${goDuration(hc.Timeout)}" "${goDuration(hc.StartPeriod)}" "${goDuration(hc.StartInterval)}" ${goRune(h.retries)}}`;
         return this.metadata(st, text, (r) => {
           r.Healthcheck = hc;
         });
@@ -813,6 +838,9 @@ export class Executor {
   // ---------- RUN ----------
 
   private async runStep(st: State, ins: RunInstr): Promise<void> {
+    const flag = ins.flagsUsed[0];
+    // Docker's legacy builder runs no RUN flag; it says so when the step is reached.
+    if (flag !== undefined) throw new StepError(`the --${flag} option requires BuildKit. Refer to https://docs.docker.com/go/buildkit/ to learn how to build images with BuildKit enabled`);
     let argv: string[];
     const binds: string[] = [];
     let scriptFile: string | undefined;
@@ -845,7 +873,7 @@ export class Executor {
       const key = cacheKey(st.image?.id ?? '', createdBy, extra);
       const run = clone(st.run);
       if (await this.probe(st, key, createdBy, run)) return;
-      const cid = await this.runContainer(st, argv, env, ins.network ?? this.opts.networkMode, binds);
+      const cid = await this.runContainer(st, argv, env, this.opts.networkMode, binds);
       let removed = false;
       try {
         const upper = this.deps.containers.paths(cid).upper;
@@ -859,7 +887,7 @@ export class Executor {
         if (this.opts.rm || this.opts.forceRm) {
           await this.deps.containers.remove(cid, true, true);
           removed = true;
-          this.say(st, `Removing intermediate container ${shortId(cid)}\n`);
+          this.say(st, ` ---> Removed intermediate container ${shortId(cid)}\n`); // Docker 28 wording
         }
       } finally {
         if (!removed && (this.opts.rm || this.opts.forceRm)) await this.deps.containers.remove(cid, true, true).catch(() => undefined);
@@ -941,7 +969,13 @@ export class Executor {
     let dest = rawDest.startsWith('/') ? rawDest : path.posix.join('/', st.run.WorkingDir || '/', rawDest);
     if (endsWithSlash && !dest.endsWith('/')) dest += '/';
     const chownSpec = ins.chown !== undefined ? x(ins.chown) : undefined;
-    const chmod = ins.chmod !== undefined ? parseInt(ins.chmod, 8) : undefined;
+    const chmodSpec = ins.chmod !== undefined ? x(ins.chmod) : undefined;
+    let chmod: ModeFn | undefined;
+    try {
+      chmod = chmodSpec ? parseChmod(chmodSpec) : undefined;
+    } catch (e) {
+      throw new StepError((e as Error).message);
+    }
 
     // Sources.
     let fromImage: ImageRecord | undefined;
@@ -982,17 +1016,24 @@ export class Executor {
           if (!/^sha256:[a-f0-9]{64}$/.test(want)) throw new StepError(`ADD failed: invalid checksum ${want}: only sha256:<hex> is supported`);
           if (want !== got) throw new StepError(`ADD failed: checksum of ${p} does not match: expected ${want}, got ${got}`);
         }
-        items.push(item);
+        // A downloaded archive is extracted only with ADD --unpack=true.
+        if (ins.unpack === true && item.kind === 'data' && (await isArchiveBytes(async function* () {
+          yield item.data;
+        }))) items.push({ kind: 'archive', data: item.data });
+        else items.push(item);
         continue;
       }
       if (ins.checksum !== undefined) throw new StepError('ADD --checksum can only be used with HTTP(S) sources');
       paths.push(p);
     }
     if (fromKey !== undefined) {
+      if (ins.parents) throw new StepError(`${cmd} --parents is only supported for sources in the build context`);
       for (const p of paths) items.push({ kind: 'image', path: p });
     } else if (paths.length) {
-      for (const it of contextItems(this.ctx, paths, cmd)) {
-        if (cmd === 'ADD' && it.kind === 'ctx' && (await isArchive(this.ctx, it.node))) items.push({ kind: 'archive', node: it.node });
+      const exclude = ins.exclude?.length ? new PatternMatcher(parseDockerignore(ins.exclude.map((e) => x(e)).join('\n'))) : undefined;
+      for (const it of contextItems(this.ctx, paths, cmd, exclude, ins.parents === true)) {
+        // Local archives are extracted unless ADD --unpack=false.
+        if (cmd === 'ADD' && ins.unpack !== false && it.kind === 'ctx' && (await isArchive(this.ctx, it.node))) items.push({ kind: 'archive', node: it.node });
         else items.push(it);
       }
     }
@@ -1000,7 +1041,9 @@ export class Executor {
     const flags = [
       ...(fromKey !== undefined ? [`--from=${fromKey === 'scratch' ? 'scratch' : shortId(fromKey)}`] : []),
       ...(chownSpec ? [`--chown=${chownSpec}`] : []),
-      ...(ins.chmod ? [`--chmod=${ins.chmod}`] : []),
+      ...(chmodSpec ? [`--chmod=${chmodSpec}`] : []),
+      ...(ins.exclude ?? []).map((e) => `--exclude=${x(e)}`),
+      ...(ins.parents ? ['--parents'] : []),
     ];
     const comment = `${cmd} ${flags.map((f) => `${f} `).join('')}${checksum} in ${dest} `;
     const run = clone(st.run);

@@ -14,7 +14,9 @@ const hashes = new Map();
 parentPort.on('message', (m) => {
   let h = hashes.get(m.id);
   if (!h) hashes.set(m.id, (h = createHash('sha256')));
-  if (m.data) {
+  if (m.shared) {
+    h.update(new Uint8Array(m.shared, m.off, m.len));
+  } else if (m.data) {
     h.update(new Uint8Array(m.data, 0, m.len));
     parentPort.postMessage({ recycle: m.data }, [m.data]);
   }
@@ -43,9 +45,20 @@ const POOL_MAX = 16;
 const waiting = new Map<number, { resolve: (hex: string) => void; reject: (e: Error) => void }>();
 let nextId = 1;
 
+/** Waits for a digest; the worker keeps the process alive only while digests are awaited. */
+function expect(id: number, resolve: (hex: string) => void, reject: (e: Error) => void): void {
+  waiting.set(id, { resolve, reject });
+  if (waiting.size === 1) worker?.ref();
+}
+
+function settled(): void {
+  if (waiting.size === 0) worker?.unref();
+}
+
 function failAll(e: Error): void {
   for (const w of waiting.values()) w.reject(e);
   waiting.clear();
+  settled();
 }
 
 function getWorker(): Worker | undefined {
@@ -53,7 +66,6 @@ function getWorker(): Worker | undefined {
   if (worker) return worker;
   try {
     const w = new Worker(WORKER_SOURCE, { eval: true });
-    w.unref();
     w.on('message', (m: { id: number; hex: string; recycle?: ArrayBuffer }) => {
       if (m.recycle) {
         if (pool.length < POOL_MAX && m.recycle.byteLength === BATCH) pool.push(m.recycle);
@@ -61,6 +73,7 @@ function getWorker(): Worker | undefined {
       }
       const p = waiting.get(m.id);
       waiting.delete(m.id);
+      settled();
       p?.resolve(m.hex);
     });
     w.on('error', (e) => {
@@ -72,6 +85,8 @@ function getWorker(): Worker | undefined {
       if (worker === w) worker = undefined;
       failAll(new Error('hash worker exited'));
     });
+    // After the listeners: attaching a 'message' listener refs the port again, which would keep a process alive.
+    w.unref();
     worker = w;
     return w;
   } catch (e) {
@@ -118,9 +133,121 @@ class WorkerHasher implements ContentHasher {
 
   digest(): Promise<string> {
     return new Promise((resolve, reject) => {
-      waiting.set(this.id, { resolve, reject });
+      expect(this.id, resolve, reject);
       this.flush(true);
     });
+  }
+}
+
+/** Bytes of shared memory in one arena segment. */
+const SEGMENT = 8 << 20;
+/** The worker is told about new bytes at least every this many. */
+const POST_EVERY = 1 << 20;
+/** Free segments kept for the next build (faulting fresh pages in costs more than the copy). */
+const segmentPool: Buffer[] = [];
+const SEGMENT_POOL_MAX = 16;
+/** An idle daemon gives the pooled memory back after this long. */
+const POOL_IDLE_MS = 30_000;
+let poolTimer: NodeJS.Timeout | undefined;
+
+export interface StoredContent {
+  /** The content, in order. */
+  chunks: Buffer[];
+  /** sha256 hex of it. */
+  digest: Promise<string>;
+}
+
+/**
+ * Memory for a build context's file data: SharedArrayBuffer segments that
+ * files are appended to, which the hash worker reads in place. One copy on
+ * the main thread (the socket's chunks die young, so the collector has
+ * little to do), no message per chunk, and segments are reused across builds.
+ * Sizes from tar headers are untrusted: memory is taken a segment at a time
+ * as bytes arrive.
+ */
+export class ContentArena {
+  private readonly segs: Buffer[] = [];
+  private cur: Buffer | undefined;
+  private used = 0;
+  private released = false;
+
+  private segment(): Buffer {
+    if (this.released) throw new Error('build context memory was released');
+    const s = segmentPool.pop() ?? Buffer.from(new SharedArrayBuffer(SEGMENT));
+    this.segs.push(s);
+    this.cur = s;
+    this.used = 0;
+    return s;
+  }
+
+  /** Stores one file's content (exactly `size` bytes are expected) and starts hashing it. */
+  async store(body: AsyncIterable<Buffer>, size: number): Promise<StoredContent> {
+    const w = size >= WORKER_MIN ? getWorker() : undefined;
+    const inline = w ? undefined : createHash('sha256');
+    const id = nextId++;
+    const chunks: Buffer[] = [];
+    // The part of the current segment holding this file's bytes not yet handed to the hasher.
+    let seg = this.cur;
+    let start = this.used;
+    let posted = this.used;
+    let got = 0;
+    const flush = (end: boolean): void => {
+      if (!seg || this.used === posted) {
+        if (end && seg && this.used > start) chunks.push(seg.subarray(start, this.used));
+        return;
+      }
+      const part = seg.subarray(posted, this.used);
+      if (w) w.postMessage({ id, shared: seg.buffer, off: seg.byteOffset + posted, len: part.length });
+      else inline?.update(part);
+      posted = this.used;
+      if (end) chunks.push(seg.subarray(start, this.used));
+    };
+    try {
+      for await (const c of body) {
+        got += c.length;
+        if (got > size) throw new Error('file content is longer than its tar header says');
+        let off = 0;
+        while (off < c.length) {
+          if (!this.cur || this.used === this.cur.length) {
+            flush(true);
+            seg = this.segment();
+            start = posted = 0;
+          }
+          const n = c.copy(this.cur as Buffer, this.used, off);
+          this.used += n;
+          off += n;
+          if (this.used - posted >= POST_EVERY) flush(false);
+        }
+      }
+      flush(true);
+    } catch (e) {
+      w?.postMessage({ id, done: true }); // the worker drops its state for this id
+      throw e;
+    }
+    if (!w) return { chunks, digest: Promise.resolve((inline as ReturnType<typeof createHash>).digest('hex')) };
+    const digest = new Promise<string>((resolve, reject) => {
+      expect(id, resolve, reject);
+      w.postMessage({ id, done: true });
+    });
+    return { chunks, digest };
+  }
+
+  /** Bytes of segments in use. */
+  get bytes(): number {
+    return this.segs.length * SEGMENT;
+  }
+
+  /** Gives the segments back; the caller guarantees nothing reads them any more (hashes included). */
+  release(): void {
+    if (this.released) return;
+    this.released = true;
+    for (const s of this.segs.splice(0)) if (segmentPool.length < SEGMENT_POOL_MAX) segmentPool.push(s);
+    this.cur = undefined;
+    if (poolTimer) clearTimeout(poolTimer);
+    poolTimer = setTimeout(() => {
+      segmentPool.length = 0;
+    }, POOL_IDLE_MS);
+    poolTimer.unref();
   }
 }
 

@@ -68,7 +68,7 @@ export function planBuild(df: Dockerfile, o: { target?: string; buildArgs: Reado
   let target = df.stages[df.stages.length - 1] as Stage;
   if (o.target) {
     const t = df.stages.find((s) => s.name === o.target?.toLowerCase());
-    if (!t) throw invalid(`failed to reach build target ${o.target} in Dockerfile`);
+    if (!t) throw invalid(`target stage ${JSON.stringify(o.target)} could not be found`);
     target = t;
   }
   const needed = new Set<number>();
@@ -98,7 +98,8 @@ export function planBuild(df: Dockerfile, o: { target?: string; buildArgs: Reado
   };
   visit(target);
   const stages = df.stages.filter((s) => needed.has(s.index));
-  const totalSteps = stages.reduce((n, s) => n + 1 + s.instructions.length, 0) + o.extraSteps;
+  // As Docker's legacy builder, the global ARGs count as steps (printed first).
+  const totalSteps = df.metaArgs.length + stages.reduce((n, s) => n + 1 + s.instructions.length, 0) + o.extraSteps;
   return { stages, target, meta, metaDeclared: declared, totalSteps };
 }
 

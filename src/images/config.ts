@@ -10,6 +10,7 @@ export interface HealthConfig {
   Interval?: number;
   Timeout?: number;
   StartPeriod?: number;
+  StartInterval?: number;
   Retries?: number;
 }
 
@@ -229,7 +230,7 @@ export function parseContainerConfig(v: unknown, where = 'config'): ContainerCon
     const h: HealthConfig = {};
     const test = optStrList(hc, 'Test');
     if (test) h.Test = test;
-    for (const k of ['Interval', 'Timeout', 'StartPeriod', 'Retries'] as const) {
+    for (const k of ['Interval', 'Timeout', 'StartPeriod', 'StartInterval', 'Retries'] as const) {
       const n = optNum(hc, k);
       if (n !== undefined) h[k] = n;
     }
@@ -321,6 +322,7 @@ export function renderContainerConfig(c: ContainerConfig | undefined): Record<st
     if (h.Interval) ho['Interval'] = h.Interval;
     if (h.Timeout) ho['Timeout'] = h.Timeout;
     if (h.StartPeriod) ho['StartPeriod'] = h.StartPeriod;
+    if (h.StartInterval) ho['StartInterval'] = h.StartInterval;
     if (h.Retries) ho['Retries'] = h.Retries;
     o['Healthcheck'] = ho;
   }

@@ -158,8 +158,9 @@ describe('docker build: context, COPY and ADD', { skip: skipUnlessRoot() }, () =
     has(/^from-image$/);
     const multi = await build(d, context({ 'a': 'a', 'b': 'b', Dockerfile: 'FROM busybox\nCOPY a b /notadir\n' }));
     expectMatch(multi.stderr, /When using COPY with more than one source file, the destination must be a directory and end with a \//, 'error');
+    // `../` that would leave the context is dropped (Dockerfile reference): ../x is the context's x, absent here.
     const outside = await build(d, context({ Dockerfile: 'FROM busybox\nCOPY ../x /x\n' }));
-    expectMatch(outside.stderr, /Forbidden path outside the build context: \.\.\/x/, 'error');
+    expectMatch(outside.stderr, /COPY failed: file not found in build context or excluded by \.dockerignore: stat x: file does not exist/, 'error');
   });
 
   it('ONBUILD triggers run in the child build', async () => {
@@ -167,7 +168,8 @@ describe('docker build: context, COPY and ADD', { skip: skipUnlessRoot() }, () =
     const out = await buildOk(d, context({ Dockerfile: 'FROM onbuild-base\nRUN cat /onbuild.txt /f.txt\n', 'f.txt': 'from child context\n' }), ['-t', 'onbuild-child']);
     expectMatch(out, /# Executing 2 build triggers\n/, 'triggers announced');
     expectMatch(out, /\ntriggered\nfrom child context\n/, 'triggers ran');
-    assert.equal(okOut(await d.docker(['inspect', '-f', '{{json .Config.OnBuild}}', 'onbuild-child']), 'inspect'), '[]');
+    // As Docker: the triggers were consumed, the child has none (null, not an empty list).
+    assert.equal(okOut(await d.docker(['inspect', '-f', '{{json .Config.OnBuild}}', 'onbuild-child']), 'inspect'), 'null');
   });
 
   it('FROM an image that is only in a registry: pulled during the build (progress in the stream); --pull', { skip: haveRegistry() ? false : 'no docker-registry binary' }, async () => {
@@ -201,7 +203,7 @@ describe('docker build: context, COPY and ADD', { skip: skipUnlessRoot() }, () =
     assert.deepEqual(last, { errorDetail: { code: 3, message: "The command '/bin/sh -c exit 3' returned a non-zero code: 3" }, error: "The command '/bin/sh -c exit 3' returned a non-zero code: 3" });
     const bad = await apiBuild(d, await tarBuffer([{ name: 'Dockerfile', type: 'file', body: Buffer.from('FROM busybox\nBOGUS x\n') }]), '');
     assert.equal(bad.status, 400);
-    assert.deepEqual(JSON.parse(bad.text), { message: 'Dockerfile:2: unknown instruction: BOGUS' });
+    assert.deepEqual(JSON.parse(bad.text), { message: 'dockerfile parse error on line 2: unknown instruction: BOGUS\nDockerfile:2: unknown instruction: BOGUS' });
     const missing = await apiBuild(d, await tarBuffer([{ name: 'Dockerfile', type: 'file', body: Buffer.from('FROM nosuchimage:1\n') }]), '');
     const err = missing.messages.find((m) => m['error']);
     assert.ok(err, missing.text);

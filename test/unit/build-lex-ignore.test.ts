@@ -100,11 +100,11 @@ describe('planning', () => {
     ].join('\n'));
     const p = planBuild(df, { buildArgs: new Map(), extraSteps: 0 });
     assert.deepEqual(p.stages.map((s) => s.name ?? String(s.index)), ['deps', 'build', 'assets', '4']);
-    assert.equal(p.totalSteps, 2 + 2 + 2 + 3);
+    assert.equal(p.totalSteps, 2 + 2 + 2 + 2 + 3); // the global ARGs are steps too
     const t = planBuild(df, { target: 'BUILD', buildArgs: new Map(), extraSteps: 1 });
     assert.deepEqual(t.stages.map((s) => s.name), ['deps', 'build']);
-    assert.equal(t.totalSteps, 5);
-    assert.throws(() => planBuild(df, { target: 'nope', buildArgs: new Map(), extraSteps: 0 }), /failed to reach build target nope in Dockerfile/);
+    assert.equal(t.totalSteps, 7);
+    assert.throws(() => planBuild(df, { target: 'nope', buildArgs: new Map(), extraSteps: 0 }), /target stage "nope" could not be found/);
   });
 
   test('meta args: build-arg values win, defaults expand earlier ones, platform args exist', () => {

@@ -33,7 +33,7 @@ describe('lines', () => {
     assert.equal(run.startLine, 2);
     assert.equal(run.endLine, 6);
     assert.equal(r.nodes[2]!.startLine, 7);
-    assert.ok(r.warnings.some((w) => /empty continuation line/.test(w)));
+    assert.deepEqual(r.warnings, ['Empty continuation line found in: RUN echo a     b   c']);
   });
 
   test('comments and blank lines are skipped; keywords are case-insensitive', () => {
@@ -93,8 +93,12 @@ describe('heredocs', () => {
 
 describe('instructions', () => {
   test('unknown instruction names its line', () => {
-    assert.equal(err('FROM busybox\nRUN true\n\n# c\nCOPPY a b\n'), 'Dockerfile:5: unknown instruction: COPPY');
-    assert.equal(err('FROM busybox\nrunn x\n'), 'Dockerfile:2: unknown instruction: RUNN');
+    // Docker's legacy builder's words, then the compiler-style place.
+    assert.equal(err('FROM busybox\nRUN true\n\n# c\nCOPPY a b\n'),
+      'dockerfile parse error on line 5: unknown instruction: COPPY (did you mean COPY?)\nDockerfile:5: unknown instruction: COPPY (did you mean COPY?)');
+    // The suggestion follows the case written; far from every instruction, none.
+    assert.match(err('FROM busybox\nrunn x\n'), /^dockerfile parse error on line 2: unknown instruction: runn \(did you mean run\?\)\n/);
+    assert.match(err('FROM busybox\nFOOBAR x\n'), /^dockerfile parse error on line 2: unknown instruction: FOOBAR\nDockerfile:2: unknown instruction: FOOBAR$/);
   });
 
   test('FROM forms and stage names', () => {
@@ -103,9 +107,9 @@ describe('instructions', () => {
     assert.deepEqual(df.stages.map((s) => [s.index, s.name, s.from.image, s.from.platform]), [[0, 'build', '${BASE}', 'linux/amd64'], [1, undefined, 'scratch', undefined]]);
     assert.match(err('FROM a b\n'), /FROM requires either one or three arguments/);
     assert.match(err('FROM a AS 1x\n'), /invalid name for build stage/);
-    assert.match(err('FROM a AS x\nFROM b AS X\n'), /Dockerfile:2: duplicate name x/);
+    assert.match(err('FROM a AS x\nFROM b AS X\n'), /^x stage name already used\nDockerfile:2: /);
     assert.match(err('RUN x\n'), /Dockerfile:1: no build stage in current context/);
-    assert.match(err('# only a comment\n'), /cannot be empty/);
+    assert.match(err('# only a comment\n'), /^failed to parse Dockerfile: file with no instructions$/);
   });
 
   test('RUN/CMD/ENTRYPOINT exec and shell forms', () => {
@@ -114,8 +118,11 @@ describe('instructions', () => {
     assert.deepEqual((only('CMD echo $HOME') as { command: unknown }).command, { json: false, line: 'echo $HOME' });
     assert.match(err('FROM x\nCMD ["a", 1]\n'), /arrays must be comprised of strings only/);
     assert.match(err('FROM x\nRUN\n'), /RUN requires at least one argument/);
-    assert.match(err('FROM x\nRUN --mount=type=cache,target=/x true\n'), /--mount option requires BuildKit/);
-    assert.equal((only('RUN --network=none true') as { network?: string }).network, 'none');
+    // BuildKit's RUN flags parse; the legacy builder refuses them when the step runs.
+    assert.deepEqual((only('RUN --mount=type=cache,target=/x true') as { flagsUsed: string[] }).flagsUsed, ['mount']);
+    assert.deepEqual((only('RUN --network=none --security=sandbox true') as { flagsUsed: string[] }).flagsUsed, ['network', 'security']);
+    assert.match(err('FROM x\nRUN --network=bogus true\n'), /invalid network mode "bogus"/);
+    assert.match(err('FROM x\nRUN --mnt=x true\n'), /unknown flag: --mnt \(did you mean mount\?\)/);
   });
 
   test('ENV and LABEL: both forms', () => {
@@ -136,11 +143,17 @@ describe('instructions', () => {
     const j = only('ADD ["a b", "/x y"]');
     if (j.kind === 'add') assert.deepEqual([j.sources, j.dest], [[{ kind: 'path', raw: 'a b' }], '/x y']);
     assert.match(err('FROM x\nCOPY a\n'), /COPY requires at least two arguments/);
-    assert.match(err('FROM x\nCOPY --bogus=1 a b\n'), /Dockerfile:2: Unknown flag: bogus/);
-    assert.match(err('FROM x\nADD --from=x a b\n'), /Unknown flag: from/);
-    assert.match(err('FROM x\nCOPY --chmod=999 a b\n'), /invalid chmod/);
-    assert.match(err('FROM x\nCOPY --from a b\n'), /Missing a value on flag: --from/);
-    assert.match(err('FROM x\nCOPY --from=a --from=b a b\n'), /Duplicate flag/);
+    assert.match(err('FROM x\nCOPY --bogus=1 a b\n'), /^dockerfile parse error on line 2: unknown flag: --bogus\nDockerfile:2: /);
+    assert.match(err('FROM x\nADD --from=x a b\n'), /unknown flag: --from/);
+    assert.match(err('FROM x\nCOPY --chmown=1 a b\n'), /unknown flag: --chmown \(did you mean chown\?\)/);
+    assert.match(err('FROM x\nCOPY --link=maybe a b\n'), /expecting boolean value for flag --link, not: maybe/);
+    assert.match(err('FROM x\nCOPY <<EOF <<X\nhi\nEOF\nX\n'), /COPY cannot accept a heredoc as a destination/);
+    assert.equal((only('ADD --unpack=false a.tar /x/') as { unpack?: boolean }).unpack, false);
+    assert.equal((only('COPY --chmod=$MODE a /x') as { chmod?: string }).chmod, '$MODE');
+    assert.deepEqual((only('COPY --exclude=*.txt --exclude=*.md a /x/') as { exclude?: string[] }).exclude, ['*.txt', '*.md']);
+    assert.equal((only('COPY --parents ./a/./b /x/') as { parents?: boolean }).parents, true);
+    assert.match(err('FROM x\nCOPY --from a b\n'), /missing a value on flag: --from/);
+    assert.match(err('FROM x\nCOPY --from=a --from=b a b\n'), /duplicate flag specified: --from/);
   });
 
   test('ARG, SHELL, HEALTHCHECK, ONBUILD, single-argument instructions', () => {

@@ -31,7 +31,12 @@ interface Base<K extends string> {
 }
 
 export interface FromInstr extends Base<'from'> { image: string; name?: string; platform?: string }
-export interface RunInstr extends Base<'run'> { command: Command; heredocs: Heredoc[]; network?: string }
+export interface RunInstr extends Base<'run'> {
+  command: Command;
+  heredocs: Heredoc[];
+  /** BuildKit-only flags given (--mount, --network, --security, --device): the legacy builder refuses them when the step runs. */
+  flagsUsed: string[];
+}
 export interface CmdInstr extends Base<'cmd'> { command: Command }
 export interface EntrypointInstr extends Base<'entrypoint'> { command: Command }
 export interface ShellInstr extends Base<'shell'> { shell: string[] }
@@ -46,6 +51,12 @@ export interface CopyInstr extends Base<'copy' | 'add'> {
   chown?: string;
   chmod?: string;
   checksum?: string;
+  /** ADD --unpack: undefined = the default (local archives are extracted, URLs are not). */
+  unpack?: boolean;
+  /** --exclude patterns (raw). */
+  exclude?: string[];
+  /** COPY --parents. */
+  parents?: boolean;
 }
 export interface VolumeInstr extends Base<'volume'> { paths: string[]; json: boolean }
 export interface UserInstr extends Base<'user'> { user: string }
@@ -89,32 +100,38 @@ type FlagKind = 'string' | 'bool' | 'list';
 
 class Flags {
   private readonly values = new Map<string, string[]>();
+  /** Flag names in the order they were first given. */
+  readonly order: string[] = [];
   constructor(private readonly node: Node, private readonly file: string, spec: Record<string, FlagKind>) {
     for (const w of node.flags) {
-      if (!w.startsWith('--')) throw this.err(`Invalid flag: ${w}`);
+      if (!w.startsWith('--')) throw this.err(`arg should start with -- : ${w}`);
       const body = w.slice(2);
       const eq = body.indexOf('=');
       const name = eq < 0 ? body : body.slice(0, eq);
       const kind = spec[name];
-      if (name === 'mount' && node.cmd === 'run' && kind === undefined) {
-        throw this.err('the --mount option requires BuildKit. Refer to https://docs.docker.com/go/buildkit/ to learn how to build images with BuildKit enabled');
-      }
-      if (kind === undefined) throw this.err(`Unknown flag: ${name}`);
+      if (kind === undefined) throw this.err(suggest(`unknown flag: --${name}`, name, Object.keys(spec), true));
       let value: string;
       if (eq < 0) {
-        if (kind !== 'bool') throw this.err(`Missing a value on flag: --${name}`);
+        if (kind !== 'bool') throw this.err(`missing a value on flag: --${name}`);
         value = 'true';
       } else {
         value = body.slice(eq + 1);
-        if (kind === 'bool' && !['true', 'false', ''].includes(value.toLowerCase())) throw this.err(`expecting boolean value for flag ${name}, not: ${value}`);
+        if (kind === 'bool') {
+          if (value === '') throw this.err(`missing a value on flag: --${name}`);
+          if (!['true', 'false'].includes(value.toLowerCase())) throw this.err(`expecting boolean value for flag --${name}, not: ${value}`);
+        }
       }
       const prev = this.values.get(name);
-      if (prev && kind !== 'list') throw this.err(`Duplicate flag specified: --${name}`);
+      if (prev && kind !== 'list') throw this.err(`duplicate flag specified: --${name}`);
       this.values.set(name, [...(prev ?? []), value]);
+      if (!this.order.includes(name)) this.order.push(name);
     }
   }
   private err(msg: string): DockerfileError {
     return new DockerfileError(this.file, this.node.startLine, msg);
+  }
+  list(name: string): string[] {
+    return this.values.get(name) ?? [];
   }
   str(name: string): string | undefined {
     return this.values.get(name)?.[0];
@@ -123,6 +140,43 @@ class Flags {
     const v = this.values.get(name)?.[0];
     return v !== undefined && v.toLowerCase() !== 'false';
   }
+  has(name: string): boolean {
+    return this.values.has(name);
+  }
+}
+
+/** Levenshtein distance (small strings: instruction and flag names). */
+function distance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    const cur = [i];
+    for (let j = 1; j <= b.length; j++) {
+      cur[j] = Math.min((prev[j] ?? 0) + 1, (cur[j - 1] ?? 0) + 1, (prev[j - 1] ?? 0) + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+    prev = cur;
+  }
+  return prev[b.length] ?? 0;
+}
+
+/** BuildKit's suggest.WrapError: ` (did you mean x?)` for the closest option within distance 2, in the case the user wrote. */
+export function suggest(msg: string, value: string, options: readonly string[], caseSensitive: boolean): string {
+  const v = caseSensitive ? value : value.toLowerCase();
+  let match = '';
+  let min = 3;
+  for (const o of options) {
+    const opt = caseSensitive ? o : o.toLowerCase();
+    if (opt === v) return msg; // an exact match: the error is about something else
+    const d = distance(v, opt);
+    if (d < min) {
+      min = d;
+      match = opt;
+      if (!caseSensitive) {
+        if (value === value.toLowerCase()) match = opt.toLowerCase();
+        else if (value === value.toUpperCase()) match = opt.toUpperCase();
+      }
+    }
+  }
+  return match ? `${msg} (did you mean ${match}?)` : msg;
 }
 
 // ---------------------------------------------------------------------------
@@ -274,11 +328,12 @@ export function parseInstruction(node: Node, file: string, escape: string): Inst
       return { kind: 'from', node, image: words[0] as string, ...(name !== undefined ? { name } : {}), ...(platform ? { platform } : {}) };
     }
     case 'run': {
-      const f = new Flags(node, file, { network: 'string', security: 'string' });
+      // BuildKit's RUN flags parse (so a Dockerfile written for BuildKit reads fine) but, as in Docker's
+      // legacy builder, using one fails when the step is reached: see Executor.runStep.
+      const f = new Flags(node, file, { mount: 'list', network: 'string', security: 'string', device: 'list' });
       const network = f.str('network');
-      if (network !== undefined && !['default', 'none', 'host'].includes(network)) throw err(`unsupported network mode "${network}"`);
-      if (f.str('security') !== undefined && f.str('security') !== 'sandbox') throw err('RUN --security=insecure is not supported');
-      return { kind: 'run', node, command: command(false), heredocs: node.heredocs, ...(network ? { network } : {}) };
+      if (network !== undefined && !['default', 'none', 'host'].includes(network)) throw err(`invalid network mode "${network}"`);
+      return { kind: 'run', node, command: command(false), heredocs: node.heredocs, flagsUsed: [...f.order] };
     }
     case 'cmd':
       noFlags();
@@ -317,10 +372,8 @@ export function parseInstruction(node: Node, file: string, escape: string): Inst
     case 'add': {
       const spec: Record<string, FlagKind> = node.cmd === 'copy'
         ? { from: 'string', chown: 'string', chmod: 'string', link: 'bool', parents: 'bool', exclude: 'list' }
-        : { chown: 'string', chmod: 'string', link: 'bool', 'keep-git-dir': 'bool', checksum: 'string', exclude: 'list' };
+        : { chown: 'string', chmod: 'string', link: 'bool', 'keep-git-dir': 'bool', checksum: 'string', unpack: 'bool', exclude: 'list' };
       const f = new Flags(node, file, spec);
-      if (f.str('exclude') !== undefined) throw err(`${upper} --exclude is not supported`);
-      if (f.bool('parents')) throw err(`${upper} --parents is not supported`);
       let words: string[];
       let json = false;
       try {
@@ -349,10 +402,15 @@ export function parseInstruction(node: Node, file: string, escape: string): Inst
       const chmod = f.str('chmod');
       const from = f.str('from');
       const checksum = f.str('checksum');
-      if (chmod !== undefined && chmod !== '' && !/^[0-7]{1,4}$/.test(chmod)) throw err(`invalid chmod parameter: ${chmod}. it should be octal string and between 0 and 07777`);
+      // --chmod may hold variables ($MODE): it is checked once expanded, when the step runs.
+      const unpack = f.has('unpack') ? f.bool('unpack') : undefined;
+      const dest = words[words.length - 1] as string;
+      if (!json && node.heredocs.length && /^\d*<<-?\S/.test(dest)) throw err(`${upper} cannot accept a heredoc as a destination`);
       return {
-        kind: node.cmd, node, sources, dest: words[words.length - 1] as string,
+        kind: node.cmd, node, sources, dest,
         ...(from !== undefined ? { from } : {}), ...(chown ? { chown } : {}), ...(chmod ? { chmod } : {}), ...(checksum ? { checksum } : {}),
+        ...(unpack !== undefined ? { unpack } : {}), ...(f.list('exclude').length ? { exclude: f.list('exclude') } : {}),
+        ...(f.bool('parents') ? { parents: true } : {}),
       };
     }
     case 'volume': {
@@ -402,16 +460,17 @@ export function parseInstruction(node: Node, file: string, escape: string): Inst
       noFlags();
       return { kind: 'stopsignal', node, signal: exactlyOne() };
     case 'healthcheck': {
-      const f = new Flags(node, file, { interval: 'string', timeout: 'string', 'start-period': 'string', 'start-interval': 'string', retries: 'string' });
       const m = /^(\S+)\s*([\s\S]*)$/.exec(args);
-      if (!m) throw err('HEALTHCHECK requires an argument');
+      if (!m) throw err('HEALTHCHECK requires at least one argument');
       const typ = (m[1] as string).toUpperCase();
       const rest = m[2] ?? '';
       if (typ === 'NONE') {
-        if (rest.trim() || node.flags.length) throw err('HEALTHCHECK NONE takes no arguments');
+        // As BuildKit: flags are not looked at for NONE.
+        if (rest.trim()) throw err('HEALTHCHECK NONE takes no arguments');
         return { kind: 'healthcheck', node, health: { test: ['NONE'], interval: 0, timeout: 0, startPeriod: 0, startInterval: 0, retries: 0 } };
       }
-      if (typ !== 'CMD') throw err(`Unknown type "${typ}" in HEALTHCHECK (try CMD)`);
+      const f = new Flags(node, file, { interval: 'string', timeout: 'string', 'start-period': 'string', 'start-interval': 'string', retries: 'string' });
+      if (typ !== 'CMD') throw err(`Unknown type ${JSON.stringify(typ)} in HEALTHCHECK (try CMD)`);
       let json: string[] | undefined;
       try {
         json = parseJsonArray(rest);
@@ -425,7 +484,7 @@ export function parseInstruction(node: Node, file: string, escape: string): Inst
       if (retriesRaw !== undefined && retriesRaw !== '') {
         if (!/^-?\d+$/.test(retriesRaw)) throw err(`strconv.ParseInt: parsing "${retriesRaw}": invalid syntax`);
         retries = Number(retriesRaw);
-        if (retries < 0) throw err('--retries cannot be negative');
+        if (retries < 0) throw err(`--retries cannot be negative (${retries})`);
       }
       return {
         kind: 'healthcheck', node,
@@ -440,7 +499,7 @@ export function parseInstruction(node: Node, file: string, escape: string): Inst
       };
     }
     default:
-      throw err(`unknown instruction: ${node.keyword.toUpperCase()}`);
+      throw err(suggest(`unknown instruction: ${node.keyword}`, node.keyword, INSTRUCTIONS, false));
   }
 }
 
@@ -451,7 +510,7 @@ export function parseStages(text: string, file = 'Dockerfile'): Dockerfile {
 }
 
 export function toStages(res: ParseResult, file = 'Dockerfile'): Dockerfile {
-  if (res.nodes.length === 0) throw new DockerfileError(file, 0, `the Dockerfile (${file}) cannot be empty`);
+  if (res.nodes.length === 0) throw new DockerfileError(file, 0, 'file with no instructions', 'file');
   const stages: Stage[] = [];
   const metaArgs: ArgInstr[] = [];
   const names = new Set<string>();
@@ -459,7 +518,7 @@ export function toStages(res: ParseResult, file = 'Dockerfile'): Dockerfile {
     const ins = parseInstruction(node, file, res.escape);
     if (ins.kind === 'from') {
       if (ins.name !== undefined) {
-        if (names.has(ins.name)) throw new DockerfileError(file, node.startLine, `duplicate name ${ins.name}`);
+        if (names.has(ins.name)) throw new DockerfileError(file, node.startLine, `${ins.name} stage name already used`, 'plain');
         names.add(ins.name);
       }
       stages.push({ index: stages.length, ...(ins.name !== undefined ? { name: ins.name } : {}), from: ins, instructions: [] });
@@ -471,10 +530,10 @@ export function toStages(res: ParseResult, file = 'Dockerfile'): Dockerfile {
         metaArgs.push(ins);
         continue;
       }
-      throw new DockerfileError(file, node.startLine, 'no build stage in current context');
+      throw new DockerfileError(file, node.startLine, 'no build stage in current context', 'plain');
     }
     cur.instructions.push(ins);
   }
-  if (stages.length === 0) throw new DockerfileError(file, 0, 'no build stage in current context');
+  if (stages.length === 0) throw new DockerfileError(file, 0, 'no build stage in current context', 'plain');
   return { stages, metaArgs, escape: res.escape, directives: res.directives, warnings: res.warnings };
 }

@@ -41,10 +41,25 @@ export interface ParseResult {
   warnings: string[];
 }
 
-/** An error tied to a Dockerfile line; message renders as `Dockerfile:7: ...`. */
+/**
+ * Where an error was found, which decides its wording (Docker's legacy builder):
+ * `instruction` — an instruction's arguments or flags (`dockerfile parse error on line 7: ...`);
+ * `file` — the file's structure: directives, heredocs (`failed to parse Dockerfile: ...`);
+ * `plain` — the detail as is.
+ */
+export type DockerfileErrorKind = 'instruction' | 'file' | 'plain';
+
+/**
+ * An error tied to a Dockerfile line. The first line of the message is what
+ * Docker's legacy builder says; a second, compiler-style `Dockerfile:7: ...`
+ * line names the file and line (as BuildKit's output does) so that the
+ * place is plain even when the file is not called Dockerfile.
+ */
 export class DockerfileError extends Error {
-  constructor(readonly file: string, readonly line: number, readonly detail: string) {
-    super(line > 0 ? `${file}:${line}: ${detail}` : `${file}: ${detail}`);
+  constructor(readonly file: string, readonly line: number, readonly detail: string, readonly kind: DockerfileErrorKind = 'instruction') {
+    const head = kind === 'instruction' && line > 0 ? `dockerfile parse error on line ${line}: ${detail}`
+      : kind === 'file' ? `failed to parse ${file}: ${detail}` : detail;
+    super(line > 0 ? `${head}\n${file}:${line}: ${detail}` : head);
     this.name = 'DockerfileError';
   }
 }
@@ -71,10 +86,10 @@ class Directives {
       this.done = true;
       return;
     }
-    if (key in this.seen) throw new DockerfileError(file, lineNo, `only one ${key} parser directive can be used`);
+    if (key in this.seen) throw new DockerfileError(file, lineNo, `only one ${key} parser directive can be used`, 'file');
     this.seen[key] = value;
     if (key === 'escape') {
-      if (value !== '`' && value !== '\\') throw new DockerfileError(file, lineNo, `invalid escape token '${value}' does not match ${'`'} or \\`);
+      if (value !== '`' && value !== '\\') throw new DockerfileError(file, lineNo, `invalid escape token '${value}' does not match ${'`'} or \\`, 'file');
       this.escape = value;
     }
   }
@@ -273,7 +288,7 @@ export function parseDockerfile(text: string, file = 'Dockerfile'): ParseResult 
     }
     const endLine = i;
     const line = buf;
-    if (emptyContinuation) warnings.push(`${file}:${endLine}: empty continuation line found in: ${line.trim()}`);
+    if (emptyContinuation) warnings.push(`Empty continuation line found in: ${line.trim()}`);
     const trimmed = line.trim();
     const m = /^(\S+)(?:\s+([\s\S]*))?$/.exec(trimmed);
     if (!m) continue;
@@ -304,7 +319,7 @@ export function parseDockerfile(text: string, file = 'Dockerfile'): ParseResult 
           }
           content += l.endsWith('\n') ? l.replace(/\r\n$/, '\n') : l;
         }
-        if (!terminated) throw new DockerfileError(file, startLine, 'unterminated heredoc');
+        if (!terminated) throw new DockerfileError(file, startLine, 'unterminated heredoc', 'file');
         node.heredocs.push({ ...h, content: h.chomp ? chompHeredoc(content) : content });
       }
       node.endLine = i;

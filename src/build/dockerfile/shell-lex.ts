@@ -74,8 +74,8 @@ class Lexer {
     return this.process('');
   }
 
-  /** Processes until one of stops (unescaped, unquoted) or EOF; the stop character is consumed. */
-  private process(stops: string): { result: string; words: string[]; stopped?: boolean } {
+  /** Processes until one of stops (unescaped, unquoted) or EOF; the stop character is consumed. rawEscapes keeps escape characters (patterns). */
+  private process(stops: string, rawEscapes = false): { result: string; words: string[]; stopped?: boolean } {
     let result = '';
     const words = new Words();
     const sc = this.sc;
@@ -100,6 +100,10 @@ class Lexer {
       } else {
         sc.next();
         if (ch === this.escape) {
+          if (rawEscapes) {
+            result += ch;
+            words.addRaw(ch);
+          }
           if (sc.eof()) break; // an escape at the end of the word is dropped
           const n = sc.next() as string;
           result += n;
@@ -170,9 +174,9 @@ class Lexer {
   }
 
   /** The word after a modifier, up to the closing brace (nested expansions allowed). */
-  private modifierWord(): string {
-    const r = this.process('}');
-    if (!r.stopped) throw new ShellLexError("syntax error: missing '}'");
+  private modifierWord(rawEscapes = false, stop = '}'): string {
+    const r = this.process(stop, rawEscapes);
+    if (!r.stopped) throw new ShellLexError(stop === '/' ? "syntax error: missing '/' in ${}" : "syntax error: missing '}'");
     return r.result;
   }
 
@@ -191,11 +195,31 @@ class Lexer {
     const name = this.name();
     const ch = sc.next();
     if (ch === undefined) throw new ShellLexError("syntax error: missing '}'");
+    if (ch === '/') {
+      // ${var/pattern/replacement} (first match) and ${var//pattern/replacement} (all).
+      const all = sc.peek() === '/';
+      if (all) sc.next();
+      const pattern = this.modifierWord(true, '/');
+      const replacement = this.modifierWord(true);
+      const value = this.getEnv(name) ?? '';
+      const re = shellPattern(pattern, true, false, all);
+      return value.replace(re, () => replacement);
+    }
     const value = this.getEnv(name);
     const set = value !== undefined;
     switch (ch) {
       case '}':
         return value ?? '';
+      case '#':
+      case '%': {
+        // ${var#pattern} ${var##pattern} trim a prefix, ${var%pattern} ${var%%pattern} a suffix (doubled = longest).
+        let word = this.modifierWord(true);
+        const greedy = word.startsWith(ch);
+        if (greedy) word = word.slice(1);
+        const v = value ?? '';
+        if (ch === '#') return trimPrefix(word, v, greedy);
+        return [...trimPrefix(reversePattern(word), [...v].reverse().join(''), greedy)].reverse().join('');
+      }
       case '?': {
         const word = this.modifierWord();
         if (set) return value;
@@ -212,6 +236,7 @@ class Lexer {
       case ':': {
         const mod = sc.next();
         if (mod === undefined) throw new ShellLexError("syntax error: missing '}'");
+        if (mod === '#' || mod === '%') throw new ShellLexError(`unsupported modifier (:${mod}) in substitution`);
         const word = this.modifierWord();
         switch (mod) {
           case '-':
@@ -230,6 +255,47 @@ class Lexer {
         throw new ShellLexError(`unsupported modifier (${ch}) in substitution`);
     }
   }
+}
+
+/**
+ * A shell pattern (`*` any string, `?` one character, `\\*` `\\?` `\\\\` literal)
+ * as a regular expression; brackets are literal, as in BuildKit.
+ */
+function shellPattern(pattern: string, greedy: boolean, anchored: boolean, global = false): RegExp {
+  let out = anchored ? '^' : '';
+  const chars = [...pattern];
+  for (let i = 0; i < chars.length; i++) {
+    const c = chars[i] as string;
+    if (c === '*') out += greedy ? '[\\s\\S]*' : '[\\s\\S]*?';
+    else if (c === '?') out += '[\\s\\S]';
+    else if (c === '\\') {
+      const n = chars[i + 1];
+      // `}` and `/` are escaped only to end the pattern early; the escape is not part of it.
+      if (n === '}' || n === '/') continue;
+      i++;
+      if (n !== '*' && n !== '?' && n !== '\\') throw new ShellLexError(`invalid pattern (${pattern}) in substitution: invalid escape '\\${n ?? ''}'`);
+      out += `\\${n}`;
+    } else out += c.replace(/[.+^${}()|[\]\/]/g, '\\$&');
+  }
+  return new RegExp(out, global ? 'gu' : 'u');
+}
+
+function trimPrefix(pattern: string, value: string, greedy: boolean): string {
+  const m = shellPattern(pattern, greedy, true).exec(value);
+  return m ? value.slice(m[0].length) : value;
+}
+
+/** Reverses a pattern keeping escapes before what they escape (`a\\*c` → `c\\*a`). */
+function reversePattern(p: string): string {
+  const units: string[] = [];
+  const chars = [...p];
+  for (let i = 0; i < chars.length; i++) {
+    if (chars[i] === '\\' && i + 1 < chars.length) {
+      units.push(`\\${chars[i + 1] as string}`);
+      i++;
+    } else units.push(chars[i] as string);
+  }
+  return units.reverse().join('');
 }
 
 /** One word: quotes removed, escapes and variables processed; never split. */
