@@ -27,6 +27,7 @@ export interface ContainerBackend {
   wait(ref: string, condition: string): Promise<{ StatusCode: number; Error: { Message: string } | null }>;
   attach(ref: string, hijack: Hijack, o: { stdin: boolean; stdout: boolean; stderr: boolean; stream: boolean; logs: boolean; detachKeys?: string | null }): void;
   logs(ref: string, out: Writable, o: { stdout: boolean; stderr: boolean; follow: boolean; tail: string; timestamps: boolean; since?: number; until?: number }): { stop: () => void };
+  /** true for a TTY container's raw log stream; throws when its log driver cannot be read */
   isTty(ref: string): boolean;
   resize(ref: string, h: number, w: number): void;
   top(ref: string, psArgs: string): Promise<unknown>;

@@ -22,6 +22,8 @@ import { BindOnlyMounts, type MountProvider } from './mount-provider';
 import { StatsHub, render as renderStats, sample as sampleStats } from './stats';
 import { HealthMonitor, healthEnabled, mergeHealth, type HealthConfig } from './health';
 import { ociResources, rlimits, updatableFields, validateResources, type Ulimit } from './resources';
+import { applyDefaults, joinedContainer, mergeImageEnv, parseDeviceCgroupRule, parseSecurityOpt, replaceOrAppendEnv, validateCreate } from './hostconfig';
+import { devicesFromPath, hostDevices, type OciDevice, type OciDeviceRule } from '../runtime/devices';
 import { type ContainerConfig, type ContainerRecord, type HostConfig, ZERO_TIME } from './types';
 import { resolveUser } from './user';
 
@@ -443,7 +445,6 @@ export class ContainerService {
     const autoRemove = bool(hcIn['AutoRemove'], 'HostConfig.AutoRemove');
     if (autoRemove && restart.Name && restart.Name !== 'no') throw invalid("can't create 'AutoRemove' container with restart policy");
     const networkMode = str(hcIn['NetworkMode'], 'HostConfig.NetworkMode') || 'default';
-    if (networkMode.startsWith('container:')) this.get(networkMode.slice(10));
     const logConfig = (hcIn['LogConfig'] ?? {}) as { Type?: string; Config?: Record<string, string> };
     const logType = logConfig.Type || 'json-file';
     if (!['json-file', 'k8s-file', 'local', 'none'].includes(logType)) throw invalid(`logger: no log driver named '${logType}' is registered`);
@@ -469,7 +470,7 @@ export class ContainerService {
       Tty: tty,
       OpenStdin: bool(body['OpenStdin'], 'Config.OpenStdin'),
       StdinOnce: bool(body['StdinOnce'], 'Config.StdinOnce'),
-      Env: mergeEnv(ic.Env ?? [], strArray(body['Env'], 'Config.Env') ?? []),
+      Env: mergeImageEnv(strArray(body['Env'], 'Config.Env') ?? [], ic.Env ?? []),
       Cmd: cmd,
       Image: imageRef,
       Volumes: { ...(ic.Volumes ?? {}), ...((body['Volumes'] as Record<string, object> | null) ?? {}) },
@@ -515,9 +516,13 @@ export class ContainerService {
       Tmpfs: tmpfs,
       ShmSize: num(hcIn['ShmSize'], 'HostConfig.ShmSize') || 64 * 1024 * 1024,
       ConsoleSize: [Number(consoleSize[0] ?? 0), Number(consoleSize[1] ?? 0)],
-      Runtime: 'runc',
+      Runtime: str(hcIn['Runtime'], 'HostConfig.Runtime') || 'runc',
     };
     if (hostConfig.Init === undefined) hostConfig.Init = null;
+    validateCreate({ Hostname: config.Hostname, Env: config.Env, Healthcheck: config.Healthcheck as HealthConfig | undefined }, hostConfig);
+    // Docker answers 400 here (a 404 would make the CLI try to pull the image).
+    for (const mode of [hostConfig.PidMode, hostConfig.IpcMode, networkMode]) { const ref = joinedContainer(mode); if (ref && !this.find(ref)) throw invalid(`No such container: ${ref}`); }
+    applyDefaults(hostConfig, (ref) => this.find(ref)?.Id);
     const warnings = validateResources(hostConfig);
 
     const rec: ContainerRecord = {
@@ -673,11 +678,10 @@ export class ContainerService {
       }
     }
     const hostNet = hc.NetworkMode === 'host';
-    const env = [...c.Env];
-    if (!env.some((e) => e.startsWith('PATH='))) env.unshift(DEFAULT_PATH);
-    const extra = [`HOSTNAME=${hostNet ? os.hostname() : c.Hostname}`];
+    // Docker's CreateDaemonEnvironment: defaults, then Config.Env ("NAME" alone unsets).
+    const extra = [DEFAULT_PATH, `HOSTNAME=${hostNet ? os.hostname() : c.Hostname}`];
     if (c.Tty) extra.push('TERM=xterm');
-    const finalEnv = mergeEnv(extra, env);
+    const finalEnv = replaceOrAppendEnv(extra, c.Env);
     if (!finalEnv.some((e) => e.startsWith('HOME='))) finalEnv.push(`HOME=${user.home || '/'}`);
 
     const dir = this.dir(rec.Id);
@@ -696,6 +700,8 @@ export class ContainerService {
       network = { path: `/proc/${netSource.State.Pid}/ns/net` };
     }
     const [h, w] = hc.ConsoleSize ?? [0, 0];
+    const ns = this.joinedNamespaces(rec, mounts);
+    const dev = this.deviceSpec(hc);
     const caps = effectiveCapabilities(hc.Privileged, hc.CapAdd ?? [], hc.CapDrop ?? []);
     let seccomp: unknown;
     const secOpt = (hc.SecurityOpt ?? []).find((o) => o.startsWith('seccomp=') || o.startsWith('seccomp:'));
@@ -735,15 +741,79 @@ export class ContainerService {
       ipcHost: hc.IpcMode === 'host',
       pidHost: hc.PidMode === 'host',
       utsHost: hc.UTSMode === 'host',
+      ...ns,
+      noShm: hc.IpcMode === 'none' || hc.IpcMode === 'shareable',
+      cgroupns: hc.CgroupnsMode === 'private',
+      ...dev,
+      ...(Array.isArray(hc['MaskedPaths']) ? { maskedPaths: hc['MaskedPaths'] as string[] } : {}),
+      ...(Array.isArray(hc['ReadonlyPaths']) ? { readonlyPaths: hc['ReadonlyPaths'] as string[] } : {}),
       cgroupsPath: `/berth/${rec.Id}`,
       shmSize: hc.ShmSize || 64 * 1024 * 1024,
-      sysctls: hc.Sysctls ?? {},
-      noNewPrivileges: (hc.SecurityOpt ?? []).some((s) => s === 'no-new-privileges' || s === 'no-new-privileges:true'),
+      // runc 1.1 ignores the spec's domainname; Docker itself long set it as this sysctl
+      sysctls: { ...(c.Domainname && hc.UTSMode !== 'host' ? { 'kernel.domainname': c.Domainname } : {}), ...(hc.Sysctls ?? {}) },
+      noNewPrivileges: parseSecurityOpt(hc.SecurityOpt).noNewPrivileges,
       annotations: {},
       resources: ociResources(hc),
       rlimits: rlimits(hc['Ulimits'] as Ulimit[] | null | undefined),
       ...(typeof hc.OomScoreAdj === 'number' ? { oomScoreAdj: hc.OomScoreAdj } : {}),
     });
+  }
+
+  /**
+   * --pid/--ipc container:X join X's namespaces (X must run; for IPC it must
+   * be shareable, and its /dev/shm comes along); --ipc host shares the host's /dev/shm.
+   */
+  private joinedNamespaces(rec: ContainerRecord, mounts: OciMount[]): { pidPath?: string; ipcPath?: string } {
+    const hc = rec.HostConfig;
+    const out: { pidPath?: string; ipcPath?: string } = {};
+    const running = (ref: string, what: string): ContainerRecord => {
+      const t = this.find(ref);
+      if (!t) throw invalid(`failed to join ${what} namespace: No such container: ${ref}`);
+      if (!t.State.Running || !t.State.Pid) throw conflict(`failed to join ${what} namespace: container ${t.Id} is not running`);
+      if (t.State.Restarting) throw conflict(`failed to join ${what} namespace: container ${t.Id} is restarting, wait until the container is running`);
+      return t;
+    };
+    const pidRef = joinedContainer(hc.PidMode);
+    if (pidRef) out.pidPath = `/proc/${running(pidRef, 'PID').State.Pid}/ns/pid`;
+    const ipcRef = joinedContainer(hc.IpcMode);
+    if (ipcRef) {
+      const t = running(ipcRef, 'IPC');
+      if (t.HostConfig.IpcMode !== 'shareable') throw invalid(`failed to join IPC namespace: container ${ipcRef}: non-shareable IPC (hint: use IpcMode:shareable for the donor container)`);
+      out.ipcPath = `/proc/${t.State.Pid}/ns/ipc`;
+      mounts.push({ destination: '/dev/shm', type: 'bind', source: this.shmDir(t.Id), options: ['rbind', 'rprivate'] });
+    } else if (hc.IpcMode === 'shareable') {
+      // A tmpfs on the host side, so containers joining this IPC namespace can bind the same /dev/shm.
+      const dir = this.shmDir(rec.Id);
+      fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+      this.unmountQuiet(dir);
+      native().mount('shm', dir, 'tmpfs', 2 | 4 | 8, `mode=1777,size=${hc.ShmSize || 64 * 1024 * 1024}`); // MS_NOSUID|MS_NODEV|MS_NOEXEC
+      mounts.push({ destination: '/dev/shm', type: 'bind', source: dir, options: ['rbind', 'rprivate'] });
+    } else if (hc.IpcMode === 'host') {
+      mounts.push({ destination: '/dev/shm', type: 'bind', source: '/dev/shm', options: ['rbind', 'rprivate'] });
+    }
+    return out;
+  }
+
+  private shmDir(id: string): string { return path.join(this.dir(id), 'shm'); }
+
+  /** --device, --device-cgroup-rule and --privileged's host devices. */
+  private deviceSpec(hc: HostConfig): { devices: OciDevice[]; deviceRules: OciDeviceRule[] } {
+    const devices: OciDevice[] = [], deviceRules: OciDeviceRule[] = [];
+    const list = (Array.isArray(hc['Devices']) ? hc['Devices'] : []) as Array<{ PathOnHost?: string; PathInContainer?: string; CgroupPermissions?: string }>;
+    if (hc.Privileged) devices.push(...hostDevices());
+    for (const m of list) {
+      const onHost = String(m.PathOnHost ?? '');
+      const inCtr = String(m.PathInContainer || onHost);
+      // privileged: every host device is there already at its own path, with all access
+      if (hc.Privileged && inCtr === onHost) continue;
+      const perms = hc.Privileged ? 'rwm' : String(m.CgroupPermissions || 'rwm');
+      if (!/^[rwm]{1,3}$/.test(perms)) throw invalid(`invalid device permissions: ${perms}`);
+      const r = devicesFromPath(onHost, inCtr, perms);
+      devices.push(...r.devices);
+      if (!hc.Privileged) deviceRules.push(...r.rules);
+    }
+    if (!hc.Privileged) for (const rule of (hc['DeviceCgroupRules'] as string[] | null | undefined) ?? []) deviceRules.push(parseDeviceCgroupRule(String(rule)));
+    return { devices, deviceRules };
   }
 
   private initBinary(): string {
@@ -800,6 +870,7 @@ export class ContainerService {
       await this.net.detach(rec);
       ph.mark('net');
       this.unmountQuiet(this.rootfs(id));
+      if (rec.HostConfig.IpcMode === 'shareable') this.unmountQuiet(this.shmDir(id));
       ph.mark('umount');
       rec.State = { ...rec.State, Status: 'exited', Running: false, Paused: false, Restarting: false, Pid: 0, ExitCode: Number.isFinite(code) ? code : 255, OOMKilled: oom, FinishedAt: mtime.toISOString() };
       delete rec.ConmonPid;
@@ -1100,6 +1171,7 @@ export class ContainerService {
     await this.net.detach(rec);
     await this.net.release(rec);
     this.unmountQuiet(this.rootfs(id));
+    if (rec.HostConfig.IpcMode === 'shareable') this.unmountQuiet(this.shmDir(id));
     ph.mark('runc+net+umount');
     // Drop the record first: a crash after this leaves only unowned files, which start-up removes.
     fs.rmSync(path.join(this.dir(id), 'config.v2.json'), { force: true });
@@ -1188,6 +1260,8 @@ export class ContainerService {
         helper: this.o.attachHelper,
         tty: rec.Config.Tty,
         stdin,
+        stdout: o.stdout,
+        stderr: o.stderr,
         detachKeys: keys,
         onEnd: (detached) => { if (detached) this.emit(rec, 'detach'); },
       }, head);
@@ -1205,6 +1279,13 @@ export class ContainerService {
         if (cur) { const i = cur.indexOf(connect); if (i >= 0) cur.splice(i, 1); }
       });
     }
+  }
+
+  /** Whether the log stream is raw (TTY); throws Docker's error, before any reply is sent, when the driver keeps no log. */
+  logsTty(ref: string): boolean {
+    const rec = this.get(ref);
+    if (rec.HostConfig.LogConfig.Type === 'none') throw invalid(`configured logging driver does not support reading`);
+    return rec.Config.Tty;
   }
 
   logs(ref: string, out: Writable, o: { stdout: boolean; stderr: boolean; follow: boolean; tail: string; timestamps: boolean; since?: number; until?: number }): { stop: () => void } {
@@ -1549,11 +1630,17 @@ export class ContainerService {
       AppArmorProfile: '',
       ExecIDs: execIds.length ? execIds : null,
       HostConfig: hc,
-      GraphDriver: { Name: 'overlay2', Data: { MergedDir: this.rootfs(r.Id) } },
+      GraphDriver: { Name: 'overlay2', Data: this.graphData(r.Id) },
       Mounts: this.mounts(r),
       Config: r.Config,
       NetworkSettings: this.net.inspect(r),
     };
+  }
+
+  /** Docker's overlay2 GraphDriver.Data (the image layers stay with the snapshotter: no LowerDir). */
+  private graphData(id: string): Record<string, string> {
+    const upper = this.o.images.snapshots.upperDir(id);
+    return { MergedDir: this.rootfs(id), UpperDir: upper, WorkDir: path.join(path.dirname(upper), 'work') };
   }
 
   counts(): { total: number; running: number; paused: number; stopped: number } {

@@ -200,7 +200,7 @@ export class Daemon {
         wait: (ref, cond) => c.wait(ref, cond),
         attach: (ref, hijack, o) => c.attach(ref, hijack, o),
         logs: (ref, out, o) => c.logs(ref, out, o),
-        isTty: (ref) => c.get(ref).Config.Tty,
+        isTty: (ref) => c.logsTty(ref),
         resize: (ref, h, w) => c.resize(ref, h, w),
         top: (ref, a) => c.top(ref, a),
         stats: (ref, o, w, e) => c.statsStream(ref, o, w, e),
