@@ -1,0 +1,209 @@
+// `docker run` reference, flag by flag (part 2: process, environment,
+// lifecycle, logging, attach, exit codes, inspect shape).
+import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { describe, it } from 'node:test';
+import { expectCode, expectMatch, okOut, skipUnlessRoot, sleep, useDaemon, waitFor } from '../harness';
+
+describe('docker run reference: process, lifecycle, logging, attach, inspect', { skip: skipUnlessRoot() }, () => {
+  const d = useDaemon();
+  const inspect = async (fmt: string, name: string): Promise<string> => okOut(await d.docker(['inspect', '-f', fmt, name]), `inspect ${fmt}`);
+  const fails = async (args: string[], code: number, re: RegExp): Promise<void> => {
+    const r = await d.docker(args);
+    expectCode(r, code, args.join(' '));
+    expectMatch(r.stderr, re, args.join(' '));
+  };
+  const tmp = (): string => fs.mkdtempSync(path.join(os.tmpdir(), 'berth-runref-'));
+
+  it('a default container inspects like Docker: HostConfig defaults, Mounts [], no State.Health, GraphDriver, Platform', async () => {
+    okOut(await d.docker(['create', '--name', 'shape', 'busybox', 'sleep', '1']), 'create');
+    const j = JSON.parse(okOut(await d.docker(['inspect', 'shape']), 'inspect'))[0] as Record<string, Record<string, unknown>>;
+    const hc = j['HostConfig']!;
+    assert.deepEqual(hc['LogConfig'], { Type: 'json-file', Config: {} });
+    assert.deepEqual(hc['RestartPolicy'], { Name: 'no', MaximumRetryCount: 0 });
+    assert.equal(hc['NetworkMode'], 'default');
+    assert.equal(hc['IpcMode'], 'private');
+    assert.equal(hc['ShmSize'], 67108864);
+    assert.equal(hc['Runtime'], 'runc');
+    assert.equal(hc['OomKillDisable'], false);
+    assert.ok(['host', 'private'].includes(String(hc['CgroupnsMode'])));
+    assert.ok(Array.isArray(hc['MaskedPaths']) && (hc['MaskedPaths'] as string[]).includes('/proc/kcore'), 'MaskedPaths filled');
+    assert.deepEqual(hc['ReadonlyPaths'], ['/proc/bus', '/proc/fs', '/proc/irq', '/proc/sys', '/proc/sysrq-trigger']);
+    assert.equal(hc['SecurityOpt'], null);
+    assert.equal(hc['Init'], null);
+    assert.deepEqual(j['Mounts'], []);
+    assert.ok(!('Health' in j['State']!), 'no State.Health without a health check');
+    assert.equal(j['State']!['Status'], 'created');
+    assert.equal(j['Driver'] as unknown, 'overlay2');
+    assert.equal(j['Platform'] as unknown, 'linux');
+    const gd = j['GraphDriver'] as unknown as { Name: string; Data: Record<string, string> };
+    assert.equal(gd.Name, 'overlay2');
+    for (const k of ['MergedDir', 'UpperDir', 'WorkDir']) assert.equal(typeof gd.Data[k], 'string', `GraphDriver.Data.${k}`);
+    assert.equal(j['ExecIDs'] as unknown, null);
+    assert.equal(j['Config']!['Entrypoint'], null);
+    assert.deepEqual(j['Config']!['Cmd'], ['sleep', '1']);
+    assert.ok(j['NetworkSettings'] && typeof j['NetworkSettings'] === 'object');
+    await d.docker(['rm', 'shape']);
+  });
+
+  it('--entrypoint "" clears the image ENTRYPOINT; an image with only CMD and one with ENTRYPOINT+CMD', async () => {
+    okOut(await d.docker(['run', '--name', 'epbase', 'busybox', 'true']), 'base');
+    okOut(await d.docker(['commit', '-c', 'ENTRYPOINT ["echo","ep"]', '-c', 'CMD ["dflt"]', 'epbase', 'epimg']), 'commit ep');
+    okOut(await d.docker(['commit', '-c', 'CMD ["echo","cmd-only"]', 'epbase', 'cmdimg']), 'commit cmd');
+    assert.equal(okOut(await d.docker(['run', '--rm', 'epimg']), 'ep default'), 'ep dflt');
+    assert.equal(okOut(await d.docker(['run', '--rm', 'epimg', 'x', 'y']), 'ep args'), 'ep x y');
+    assert.equal(okOut(await d.docker(['run', '--rm', '--entrypoint', '', 'epimg', 'echo', 'cleared']), 'ep cleared'), 'cleared');
+    assert.equal(okOut(await d.docker(['run', '--rm', '--entrypoint', 'printf', 'epimg', '%s-', 'a']), 'ep replaced'), 'a-');
+    assert.equal(okOut(await d.docker(['run', '--rm', 'cmdimg']), 'cmd only'), 'cmd-only');
+    assert.equal(okOut(await d.docker(['run', '--rm', 'cmdimg', 'echo', 'other']), 'cmd replaced'), 'other');
+    okOut(await d.docker(['create', '--name', 'epc', '--entrypoint', '', 'epimg', 'echo', 'x']), 'create');
+    assert.equal(await inspect('{{json .Config.Entrypoint}} {{json .Config.Cmd}} {{.Path}}', 'epc'), 'null ["echo","x"] echo');
+    await d.docker(['rm', 'epbase', 'epc']);
+    await d.docker(['rmi', 'epimg', 'cmdimg']);
+  });
+
+  it('-w creates the directory; -u uid:gid, names, --group-add; unknown users and groups are refused', async () => {
+    assert.equal(okOut(await d.docker(['run', '--rm', '-w', '/new/work/dir', 'busybox', 'pwd']), 'workdir'), '/new/work/dir');
+    await fails(['run', '--rm', '-w', 'relative', 'busybox', 'true'], 125, /the working directory 'relative' is invalid, it needs to be an absolute path/);
+    expectMatch(okOut(await d.docker(['run', '--rm', '-u', '1000:1000', '--group-add', '10', 'busybox', 'id']), 'uid:gid'), /^uid=1000(\(\w+\))? gid=1000(\(\w+\))? groups=10(\(\w+\))?$/, 'uid:gid');
+    assert.equal(okOut(await d.docker(['run', '--rm', '-u', '4321:4322', 'busybox', 'sh', '-c', 'id -u; id -g']), 'numeric'), '4321\n4322');
+    expectMatch(okOut(await d.docker(['run', '--rm', '-u', 'nobody', 'busybox', 'id', '-u']), 'name'), /^65534$/, 'nobody');
+    await fails(['run', '--rm', '-u', 'nosuchuser', 'busybox', 'true'], 125, /unable to find user nosuchuser: no matching entries in passwd file/);
+    await fails(['run', '--rm', '--group-add', 'nosuchgroup', 'busybox', 'true'], 125, /Unable to find group nosuchgroup: no matching entries in group file/);
+  });
+
+  it('-e VAR passes the client value, an unset one is dropped; --env-file and --label-file; user env comes first in Config.Env', async () => {
+    const dir = tmp();
+    try {
+      fs.writeFileSync(path.join(dir, 'env'), 'A=1\n# comment\nFROMCLIENT\n');
+      fs.writeFileSync(path.join(dir, 'labels'), 'l1=v1\nl2\n');
+      const env: NodeJS.ProcessEnv = { ...d.env, FROMCLIENT: 'client-value', PASSME: 'passed' };
+      delete env['NOTSET'];
+      const out = okOut(await d.docker(['run', '--name', 'envc', '--env-file', path.join(dir, 'env'), '--label-file', path.join(dir, 'labels'),
+        '-e', 'PASSME', '-e', 'NOTSET', 'busybox', 'sh', '-c', 'echo "$A $FROMCLIENT $PASSME"; env | grep -c NOTSET; true'], { env }), 'run');
+      assert.deepEqual(out.split('\n'), ['1 client-value passed', '0']);
+      assert.equal(await inspect('{{json .Config.Labels}}', 'envc'), '{"l1":"v1","l2":""}');
+      const cfgEnv = JSON.parse(await inspect('{{json .Config.Env}}', 'envc')) as string[];
+      assert.deepEqual(cfgEnv.slice(0, 4), ['A=1', 'FROMCLIENT=client-value', 'PASSME=passed', 'NOTSET']);
+      await d.docker(['rm', 'envc']);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('--add-host with host-gateway; --stop-signal/--stop-timeout; --oom-score-adj; --ulimit; --shm-size; --init', async () => {
+    const hosts = okOut(await d.docker(['run', '--rm', '--add-host', 'gw:host-gateway', '--add-host', 'a.example:10.1.2.3', 'busybox', 'cat', '/etc/hosts']), 'add-host');
+    expectMatch(hosts, /^\d+\.\d+\.\d+\.\d+\s+gw$/m, 'host-gateway resolved to an address');
+    expectMatch(hosts, /^10\.1\.2\.3\s+a\.example$/m, 'extra host');
+    okOut(await d.docker(['create', '--name', 'sig', '--stop-signal', 'SIGUSR1', '--stop-timeout', '3', 'busybox', 'true']), 'create');
+    assert.equal(await inspect('{{.Config.StopSignal}} {{.Config.StopTimeout}}', 'sig'), 'SIGUSR1 3');
+    await d.docker(['rm', 'sig']);
+    await fails(['run', '--rm', '--stop-signal', 'bogus', 'busybox', 'true'], 125, /Invalid signal: bogus/);
+    assert.equal(okOut(await d.docker(['run', '--rm', '--oom-score-adj', '500', 'busybox', 'cat', '/proc/self/oom_score_adj']), 'oom'), '500');
+    await fails(['run', '--rm', '--oom-score-adj', '1001', 'busybox', 'true'], 125, /Invalid value 1001, range for oom score adj is \[-1000, 1000\]/);
+    assert.equal(okOut(await d.docker(['run', '--rm', '--ulimit', 'nofile=512:1024', 'busybox', 'sh', '-c', 'ulimit -n; ulimit -Hn']), 'ulimit'), '512\n1024');
+    expectMatch(okOut(await d.docker(['run', '--rm', '--shm-size', '8m', 'busybox', 'df', '-k', '/dev/shm']), 'shm'), /\s8192\s/, 'shm size');
+    expectMatch(okOut(await d.docker(['run', '--rm', '--init', 'busybox', 'cat', '/proc/1/cmdline']), 'init'), /docker-init/, 'init is PID 1');
+  });
+
+  it('--cidfile is written and an existing one is an error; -d --rm is removed after exit', async () => {
+    const dir = tmp();
+    try {
+      const cid = path.join(dir, 'cid');
+      okOut(await d.docker(['run', '--rm', '--cidfile', cid, 'busybox', 'true']), 'cidfile');
+      expectMatch(fs.readFileSync(cid, 'utf8'), /^[0-9a-f]{64}$/, 'cidfile content');
+      await fails(['run', '--rm', '--cidfile', cid, 'busybox', 'true'], 125, /container ID file found, make sure the other container isn't running or delete/);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+    okOut(await d.docker(['run', '-d', '--rm', '--name', 'rmd', 'busybox', 'sleep', '0.2']), 'run -d --rm');
+    await waitFor('removed', async () => (await d.docker(['inspect', 'rmd'])).code !== 0, { timeoutMs: 5000 });
+  });
+
+  it('--restart: on-failure:N stored, bad names and counts get Docker\'s errors (CLI and API), --rm conflicts', async () => {
+    okOut(await d.docker(['create', '--name', 'rp', '--restart', 'on-failure:2', 'busybox', 'true']), 'create');
+    assert.equal(await inspect('{{.HostConfig.RestartPolicy.Name}} {{.HostConfig.RestartPolicy.MaximumRetryCount}}', 'rp'), 'on-failure 2');
+    await d.docker(['rm', 'rp']);
+    await fails(['run', '--restart', 'bogus', 'busybox', 'true'], 125,
+      /invalid restart policy: unknown policy 'bogus'; use one of 'no', 'always', 'on-failure', or 'unless-stopped'/);
+    await fails(['run', '--restart', 'always:3', 'busybox', 'true'], 125, /invalid restart policy: maximum retry count can only be used with 'on-failure'/);
+    await fails(['run', '--restart', 'on-failure:x', 'busybox', 'true'], 125, /maximum retry count must be an integer/);
+    await fails(['run', '--rm', '--restart', 'always', 'busybox', 'true'], 125, /conflicting options: cannot specify both --restart and --rm|can't create 'AutoRemove' container with restart policy/i);
+    const r = await d.api<{ message: string }>('POST', '/containers/create', { Image: 'busybox', Cmd: ['true'], HostConfig: { RestartPolicy: { Name: 'on-failure', MaximumRetryCount: -1 } } });
+    assert.equal(r.status, 400);
+    assert.equal(r.json.message, 'invalid restart policy: maximum retry count cannot be negative');
+    const auto = await d.api<{ message: string }>('POST', '/containers/create', { Image: 'busybox', Cmd: ['true'], HostConfig: { AutoRemove: true, RestartPolicy: { Name: 'always' } } });
+    assert.equal(auto.status, 400);
+    assert.equal(auto.json.message, "can't create 'AutoRemove' container with restart policy");
+  });
+
+  it('--log-driver: none (logs refused with Docker\'s error), local and json-file with --log-opt', async () => {
+    okOut(await d.docker(['run', '--name', 'lnone', '--log-driver', 'none', 'busybox', 'echo', 'hi']), 'none');
+    const r = await d.docker(['logs', 'lnone']);
+    expectCode(r, 1, 'logs none');
+    assert.equal(r.stderr.trim(), 'Error response from daemon: configured logging driver does not support reading');
+    okOut(await d.docker(['run', '--name', 'llocal', '--log-driver', 'local', 'busybox', 'echo', 'hi-local']), 'local');
+    assert.equal(okOut(await d.docker(['logs', 'llocal']), 'logs local'), 'hi-local');
+    okOut(await d.docker(['create', '--name', 'lopt', '--log-opt', 'max-size=1m', '--log-opt', 'max-file=2', 'busybox', 'true']), 'create');
+    assert.equal(await inspect('{{json .HostConfig.LogConfig}}', 'lopt'), '{"Type":"json-file","Config":{"max-file":"2","max-size":"1m"}}');
+    await fails(['run', '--rm', '--log-driver', 'nosuch', 'busybox', 'true'], 125, /logger: no log driver named 'nosuch' is registered/);
+    await d.docker(['rm', 'lnone', 'llocal', 'lopt']);
+  });
+
+  it('--pull=never with a missing image fails with Docker\'s error; --platform of the host is accepted', async () => {
+    await fails(['run', '--rm', '--pull', 'never', 'nosuchimage:1', 'true'], 125, /No such image: nosuchimage:1/);
+    const r = await d.docker(['run', '--rm', '--pull', 'never', 'nosuchimage:1', 'true']);
+    assert.doesNotMatch(r.stderr, /Unable to find image/, 'no pull attempt');
+    okOut(await d.docker(['run', '--rm', '--pull', 'missing', '--platform', `linux/${process.arch === 'arm64' ? 'arm64' : 'amd64'}`, 'busybox', 'true']), 'platform');
+  });
+
+  it('--health-* stored with --no-healthcheck clearing; bad durations refused through the API', async () => {
+    okOut(await d.docker(['create', '--name', 'hcfg', '--health-cmd', 'true', '--health-interval', '2s', '--health-retries', '4', '--health-start-period', '1s', 'busybox', 'sleep', '9']), 'create');
+    assert.equal(await inspect('{{json .Config.Healthcheck}}', 'hcfg'), '{"Test":["CMD-SHELL","true"],"Interval":2000000000,"StartPeriod":1000000000,"Retries":4}');
+    okOut(await d.docker(['create', '--name', 'hnone', '--no-healthcheck', 'busybox', 'true']), 'create');
+    assert.equal(await inspect('{{json .Config.Healthcheck.Test}} {{json .State.Health}}', 'hnone'), '["NONE"] null');
+    const r = await d.api<{ message: string }>('POST', '/containers/create', { Image: 'busybox', Cmd: ['true'], Healthcheck: { Test: ['CMD', 'true'], Interval: 1000 } });
+    assert.equal(r.status, 400);
+    assert.equal(r.json.message, 'Interval in Healthcheck cannot be less than 1ms');
+    const neg = await d.api<{ message: string }>('POST', '/containers/create', { Image: 'busybox', Cmd: ['true'], Healthcheck: { Test: ['CMD', 'true'], Retries: -1 } });
+    assert.equal(neg.json.message, 'Retries in Healthcheck cannot be negative');
+    await d.docker(['rm', 'hcfg', 'hnone']);
+  });
+
+  it('-a stdout / -a stderr deliver only those streams; -a stdin with -i feeds the container', async () => {
+    const both = 'echo out; echo err >&2';
+    const o = await d.docker(['run', '--rm', '-a', 'stdout', 'busybox', 'sh', '-c', both]);
+    expectCode(o, 0, '-a stdout');
+    assert.equal(o.stdout, 'out\n');
+    assert.doesNotMatch(o.stderr, /err|panic/);
+    const e = await d.docker(['run', '--rm', '-a', 'stderr', 'busybox', 'sh', '-c', both]);
+    expectCode(e, 0, '-a stderr');
+    assert.equal(e.stdout, '');
+    assert.equal(e.stderr, 'err\n');
+    const i = await d.docker(['run', '-i', '-a', 'stdin', '-a', 'stdout', '--rm', 'busybox', 'cat'], { input: 'fed\n' });
+    expectCode(i, 0, '-a stdin');
+    assert.equal(i.stdout, 'fed\n');
+  });
+
+  it('exit codes: 125 for daemon/flag errors, 126 not executable, 127 not found, the command\'s own otherwise', async () => {
+    expectCode(await d.docker(['run', '--rm', '--no-such-flag', 'busybox']), 125, 'bad flag');
+    await fails(['run', '--rm', 'busybox', '/etc'], 126, /permission denied/);
+    await fails(['run', '--rm', 'busybox', 'nosuchcommand'], 127, /executable file not found in \$PATH/);
+    expectCode(await d.docker(['run', '--rm', 'busybox', 'sh', '-c', 'exit 3']), 3, 'exit 3');
+  });
+
+  it('docker create + docker start -a: output and exit code; --detach-keys accepted', async () => {
+    okOut(await d.docker(['create', '--name', 'csa', 'busybox', 'sh', '-c', 'echo out; echo err >&2; exit 5']), 'create');
+    const r = await d.docker(['start', '-a', 'csa']);
+    expectCode(r, 5, 'start -a');
+    assert.equal(r.stdout, 'out\n');
+    assert.equal(r.stderr, 'err\n');
+    assert.equal(await inspect('{{.State.ExitCode}} {{.State.Status}}', 'csa'), '5 exited');
+    await d.docker(['rm', 'csa']);
+    okOut(await d.docker(['run', '-d', '--name', 'dk', '--detach-keys', 'ctrl-a,x', 'busybox', 'sleep', '30']), 'detach-keys');
+    await sleep(100);
+    await d.docker(['rm', '-f', 'dk']);
+  });
+});
