@@ -14,7 +14,8 @@ export interface SystemBackend {
 }
 
 export interface ContainerBackend {
-  create(body: Record<string, unknown>, name: string | undefined): Promise<{ Id: string; Warnings: string[] }>;
+  /** platform: the ?platform= of the request ("os/arch[/variant]"), which the image must match */
+  create(body: Record<string, unknown>, name: string | undefined, platform?: string): Promise<{ Id: string; Warnings: string[] }>;
   start(ref: string): Promise<void>;
   stop(ref: string, t?: number, signal?: string): Promise<void>;
   restart(ref: string, t?: number, signal?: string): Promise<void>;

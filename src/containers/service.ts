@@ -522,8 +522,8 @@ export class ContainerService {
     validateCreate({ Hostname: config.Hostname, Env: config.Env, Healthcheck: config.Healthcheck as HealthConfig | undefined }, hostConfig);
     // Docker answers 400 here (a 404 would make the CLI try to pull the image).
     for (const mode of [hostConfig.PidMode, hostConfig.IpcMode, networkMode]) { const ref = joinedContainer(mode); if (ref && !this.find(ref)) throw invalid(`No such container: ${ref}`); }
-    applyDefaults(hostConfig, (ref) => this.find(ref)?.Id);
     const warnings = validateResources(hostConfig);
+    applyDefaults(hostConfig, (ref) => this.find(ref)?.Id); // after the checks, as Docker adapts after verifying
 
     const rec: ContainerRecord = {
       Id: id,

@@ -153,11 +153,15 @@ describe('docker run reference: process, lifecycle, logging, attach, inspect', {
     await d.docker(['rm', 'lnone', 'llocal', 'lopt']);
   });
 
-  it('--pull=never with a missing image fails with Docker\'s error; --platform of the host is accepted', async () => {
+  it('--pull=never with a missing image fails with Docker\'s error; --platform of the host is accepted, another refused', async () => {
     await fails(['run', '--rm', '--pull', 'never', 'nosuchimage:1', 'true'], 125, /No such image: nosuchimage:1/);
     const r = await d.docker(['run', '--rm', '--pull', 'never', 'nosuchimage:1', 'true']);
     assert.doesNotMatch(r.stderr, /Unable to find image/, 'no pull attempt');
     okOut(await d.docker(['run', '--rm', '--pull', 'missing', '--platform', `linux/${process.arch === 'arm64' ? 'arm64' : 'amd64'}`, 'busybox', 'true']), 'platform');
+    const other = process.arch === 'arm64' ? 'linux/amd64' : 'linux/arm64';
+    await fails(['run', '--rm', '--pull', 'never', '--platform', other, 'busybox', 'true'], 125,
+      new RegExp(`image with reference busybox was found but its platform \\(linux/\\w+\\) does not match the specified platform \\(${other}\\)`));
+    await fails(['run', '--rm', '--platform', 'linux/bogus', 'busybox', 'true'], 125, /"linux\/bogus": unknown operating system or architecture/);
   });
 
   it('--health-* stored with --no-healthcheck clearing; bad durations refused through the API', async () => {
