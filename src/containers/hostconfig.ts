@@ -114,21 +114,52 @@ function checkHealth(h: HealthConfig | undefined): void {
   if (below(h.StartInterval)) throw invalid('StartInterval in Healthcheck cannot be less than 1ms');
 }
 
-export interface ConfigToCheck { Hostname: string; Env: string[]; Healthcheck?: HealthConfig | undefined }
+export interface ConfigToCheck {
+  Hostname: string;
+  Env: string[];
+  Healthcheck?: HealthConfig | undefined;
+  /** the Hostname the client sent (before the default), and whether it exposed ports */
+  requestedHostname?: string;
+  exposesPorts?: boolean;
+}
+
+/** moby runconfig validateNetMode: what cannot go with container:<x> networking or the host's UTS namespace. */
+function checkNetMode(c: ConfigToCheck, hc: HostConfig): void {
+  const hostname = c.requestedHostname ?? '';
+  if (hc.NetworkMode === 'container' || hc.NetworkMode.startsWith('container:')) {
+    if (!joinedContainer(hc.NetworkMode)) throw invalid('invalid network mode: invalid container format container:<name|id>');
+    if (hostname) throw invalid('conflicting options: hostname and the network mode');
+    if ((hc.Links ?? []).length) throw invalid("conflicting options: container type network can't be used with links. This would result in undefined behavior");
+    if ((hc.Dns ?? []).length) throw invalid('conflicting options: dns and the network mode');
+    if ((hc.ExtraHosts ?? []).length) throw invalid('conflicting options: custom host-to-IP mapping and the network mode');
+    if (Object.keys(hc.PortBindings ?? {}).length || hc.PublishAllPorts) throw invalid('conflicting options: port publishing and the container type network mode');
+    if (c.exposesPorts) throw invalid('conflicting options: port exposing and the container type network mode');
+  }
+  if (hc.UTSMode === 'host' && hostname) throw invalid('conflicting options: hostname and the UTS mode');
+  if (hc.NetworkMode === 'host' && (hc.Links ?? []).length) throw invalid("conflicting options: host type networking can't be used with links. This would result in undefined behavior");
+}
 
 /** Runtimes berthd can run: its runc, under Docker's names for it. */
 const runtimes = new Set(['runc', 'io.containerd.runc.v2']);
 
 /** Docker's create-time validation (errors are 400 with Docker's texts). */
 export function validateCreate(c: ConfigToCheck, hc: HostConfig): void {
+  // first what moby checks while decoding the request (runconfig)
+  checkNetMode(c, hc);
+  const iso = String(hc.Isolation ?? '');
+  if (iso !== '' && iso.toLowerCase() !== 'default') throw invalid(`invalid isolation (${iso}): linux only supports 'default'`);
+  if (Number(hc['IOMaximumBandwidth'] ?? 0) !== 0) throw invalid('invalid option: QoS maximum bandwidth configuration is not supported on linux');
+  if (Number(hc['IOMaximumIOps'] ?? 0) !== 0) throw invalid('invalid option: QoS maximum IOPs configuration is not supported on linux');
+  const rtPeriod = Number(hc['CpuRealtimePeriod'] ?? 0), rtRuntime = Number(hc['CpuRealtimeRuntime'] ?? 0);
+  if (rtPeriod !== 0 && rtRuntime !== 0 && rtRuntime > rtPeriod) throw invalid('cpu real-time runtime cannot be higher than cpu real-time period');
+  if (Number(hc['CpuShares'] ?? 0) < 0) throw invalid(`invalid CPU shares (${Number(hc['CpuShares'])}): value must be a positive integer`);
+  // then the daemon's own checks
   if (c.Hostname.length > 64) throw invalid(`hostname ${JSON.stringify(c.Hostname)} is too long (maximum 64 bytes)`);
   for (const e of c.Env) if (e.split('=')[0] === '') throw invalid(`invalid environment variable: ${e}`);
   checkHealth(c.Healthcheck);
   checkRestart(hc.RestartPolicy);
   checkCaps(hc.CapAdd, 'CapAdd');
   checkCaps(hc.CapDrop, 'CapDrop');
-  const iso = String(hc.Isolation ?? '');
-  if (iso !== '' && iso.toLowerCase() !== 'default') throw invalid(`invalid isolation '${iso}' on linux`);
   if (!validIpc(hc.IpcMode)) throw invalid(`invalid IPC mode: ${hc.IpcMode}`);
   if (!validPid(hc.PidMode)) throw invalid(`invalid PID mode: ${hc.PidMode}`);
   if (hc.ShmSize < 0) throw invalid('SHM size can not be less than 0');

@@ -519,7 +519,10 @@ export class ContainerService {
       Runtime: str(hcIn['Runtime'], 'HostConfig.Runtime') || 'runc',
     };
     if (hostConfig.Init === undefined) hostConfig.Init = null;
-    validateCreate({ Hostname: config.Hostname, Env: config.Env, Healthcheck: config.Healthcheck as HealthConfig | undefined }, hostConfig);
+    validateCreate({
+      Hostname: config.Hostname, Env: config.Env, Healthcheck: config.Healthcheck as HealthConfig | undefined,
+      requestedHostname: str(body['Hostname'], 'Config.Hostname'), exposesPorts: Object.keys((body['ExposedPorts'] as Record<string, object> | null) ?? {}).length > 0,
+    }, hostConfig);
     // Docker answers 400 here (a 404 would make the CLI try to pull the image).
     for (const mode of [hostConfig.PidMode, hostConfig.IpcMode, networkMode]) { const ref = joinedContainer(mode); if (ref && !this.find(ref)) throw invalid(`No such container: ${ref}`); }
     const warnings = validateResources(hostConfig);

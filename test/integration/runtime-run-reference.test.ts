@@ -151,6 +151,17 @@ describe('docker run reference: security, devices, namespaces', { skip: skipUnle
     await d.docker(['rm', '-f', 'ipcdef', 'ipcsrc', 'ipcpriv']);
   });
 
+  it('--hostname conflicts with --uts host and --network container:, as do --dns, --add-host, -p there', async () => {
+    await fails(['run', '--rm', '--uts', 'host', '--hostname', 'x', 'busybox', 'true'], 125, /conflicting options: hostname and the UTS mode/);
+    okOut(await d.docker(['run', '-d', '--name', 'netsrc', 'busybox', 'sleep', '60']), 'run');
+    await fails(['run', '--rm', '--network', 'container:netsrc', '--hostname', 'x', 'busybox', 'true'], 125, /conflicting options: hostname and the network mode/);
+    await fails(['run', '--rm', '--network', 'container:netsrc', '--dns', '1.1.1.1', 'busybox', 'true'], 125, /conflicting options: dns and the network mode/);
+    await fails(['run', '--rm', '--network', 'container:netsrc', '--add-host', 'a:1.2.3.4', 'busybox', 'true'], 125, /conflicting options: custom host-to-IP mapping and the network mode/);
+    await fails(['run', '--rm', '--network', 'container:netsrc', '-p', '8080:80', 'busybox', 'true'], 125, /conflicting options: port publishing and the container type network mode/);
+    await fails(['run', '--rm', '--network', 'container:nonexistent', 'busybox', 'true'], 125, /No such container: nonexistent/);
+    await d.docker(['rm', '-f', 'netsrc']);
+  });
+
   it('--uts=host, --hostname/--domainname, --cgroupns (default as Docker on this cgroup version)', async () => {
     assert.equal(okOut(await d.docker(['run', '--rm', '--uts', 'host', 'busybox', 'hostname']), 'uts host'), os.hostname());
     const out = okOut(await d.docker(['run', '--rm', '--hostname', 'web', '--domainname', 'example.com', 'busybox', 'sh', '-c',
@@ -169,7 +180,7 @@ describe('docker run reference: security, devices, namespaces', { skip: skipUnle
     okOut(await d.docker(['create', '--name', 'misc', '--userns', 'host', '--isolation', 'default', 'busybox', 'true']), 'create');
     assert.equal(await inspect('{{.HostConfig.UsernsMode}} {{.HostConfig.Isolation}} {{.HostConfig.Runtime}}', 'misc'), 'host default runc');
     await d.docker(['rm', 'misc']);
-    await fails(['run', '--rm', '--isolation', 'process', 'busybox', 'true'], 125, /invalid isolation 'process' on linux/);
+    await fails(['run', '--rm', '--isolation', 'process', 'busybox', 'true'], 125, /invalid isolation \(process\): linux only supports 'default'/);
     await fails(['run', '--rm', '--runtime', 'foo', 'busybox', 'true'], 125, /unknown or invalid runtime name: foo/);
     await fails(['run', '--rm', '--gpus', 'all', 'busybox', 'true'], 125, /could not select device driver "" with capabilities: \[\[gpu\]\]/);
   });

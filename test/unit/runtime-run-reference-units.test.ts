@@ -54,7 +54,11 @@ describe('docker run reference (units)', () => {
       "invalid restart policy: unknown policy 'sometimes'; use one of 'no', 'always', 'on-failure', or 'unless-stopped'");
     assert.equal(err(() => validateCreate(cfg, hc({ RestartPolicy: { Name: 'always', MaximumRetryCount: -1 } }))),
       "invalid restart policy: maximum retry count can only be used with 'on-failure' and cannot be negative");
-    assert.equal(err(() => validateCreate(cfg, hc({ Isolation: 'hyperv' }))), "invalid isolation 'hyperv' on linux");
+    assert.equal(err(() => validateCreate(cfg, hc({ Isolation: 'hyperv' }))), "invalid isolation (hyperv): linux only supports 'default'");
+    assert.equal(err(() => validateCreate({ ...cfg, requestedHostname: 'x' }, hc({ UTSMode: 'host' }))), 'conflicting options: hostname and the UTS mode');
+    assert.equal(err(() => validateCreate({ ...cfg, exposesPorts: true }, hc({ NetworkMode: 'container:a' }))), 'conflicting options: port exposing and the container type network mode');
+    assert.equal(err(() => validateCreate(cfg, hc({ NetworkMode: 'container:' }))), 'invalid network mode: invalid container format container:<name|id>');
+    assert.equal(err(() => validateCreate(cfg, hc({ IOMaximumBandwidth: 5 }))), 'invalid option: QoS maximum bandwidth configuration is not supported on linux');
     assert.equal(err(() => validateCreate(cfg, hc({ IpcMode: 'container:' }))), 'invalid IPC mode: container:');
     assert.equal(err(() => validateCreate(cfg, hc({ UTSMode: 'private' }))), 'invalid UTS mode: private');
     assert.equal(err(() => validateCreate(cfg, hc({ CgroupnsMode: 'shared' }))), 'invalid cgroup namespace mode: shared');
