@@ -5,7 +5,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { describe, it } from 'node:test';
-import { expectCode, expectMatch, okOut, skipUnlessRoot, sleep, useDaemon, waitFor } from '../harness';
+import { DOCKER_BIN, expectCode, expectMatch, okOut, skipUnlessRoot, sleep, startBackground, useDaemon, waitFor } from '../harness';
 
 describe('docker run reference: process, lifecycle, logging, attach, inspect', { skip: skipUnlessRoot() }, () => {
   const d = useDaemon();
@@ -196,6 +196,27 @@ describe('docker run reference: process, lifecycle, logging, attach, inspect', {
     const i = await d.docker(['run', '-i', '-a', 'stdin', '-a', 'stdout', '--rm', 'busybox', 'cat'], { input: 'fed\n' });
     expectCode(i, 0, '-a stdin');
     assert.equal(i.stdout, 'fed\n');
+  });
+
+  it('--sig-proxy (default true) forwards a signal sent to the CLI; --sig-proxy=false does not', async () => {
+    const script = 'trap "echo got-usr1; exit 7" USR1; echo ready; i=0; while [ $i -lt 30 ]; do sleep 0.1; i=$((i+1)); done; echo finished';
+    for (const [flags, code, text] of [[[], 7, 'got-usr1'], [['--sig-proxy=false'], 0, 'finished']] as const) {
+      const bg = startBackground(DOCKER_BIN, ['run', '--rm', ...flags, 'busybox', 'sh', '-c', script], { env: d.env });
+      await waitFor('ready', () => bg.stdout().includes('ready'), { timeoutMs: 5000 });
+      process.kill(bg.pid!, 'SIGUSR1');
+      assert.equal(await bg.exited, code, `${flags.join(' ')}: ${bg.stderr()}`);
+      expectMatch(bg.stdout(), new RegExp(text), flags.join(' ') || 'default');
+    }
+  });
+
+  it('the berth CLI: -a stderr, --device and a create-time error as the docker CLI', async () => {
+    const r = await d.berth(['run', '--rm', '-a', 'stderr', 'busybox', 'sh', '-c', 'echo out; echo err >&2']);
+    expectCode(r, 0, 'berth -a stderr');
+    assert.equal(r.stdout, '');
+    assert.equal(r.stderr, 'err\n');
+    const b = await d.berth(['run', '--rm', '--cap-add', 'foo', 'busybox', 'true']);
+    expectCode(b, 125, 'berth bad cap');
+    expectMatch(b.stderr, /invalid CapAdd: unknown capability: "CAP_FOO"/, 'berth bad cap');
   });
 
   it('exit codes: 125 for daemon/flag errors, 126 not executable, 127 not found, the command\'s own otherwise', async () => {
