@@ -707,11 +707,11 @@ export class ContainerService {
     const dev = this.deviceSpec(hc);
     const caps = effectiveCapabilities(hc.Privileged, hc.CapAdd ?? [], hc.CapDrop ?? []);
     let seccomp: unknown;
-    const secOpt = (hc.SecurityOpt ?? []).find((o) => o.startsWith('seccomp=') || o.startsWith('seccomp:'));
-    const secVal = secOpt?.slice(8);
+    // The value is a profile's JSON (the CLI sends a file's content), or Docker's built-in names.
+    const secVal = parseSecurityOpt(hc.SecurityOpt).seccomp;
     if (!hc.Privileged && secVal !== 'unconfined') {
-      if (secVal) {
-        try { seccomp = fromDockerProfile(JSON.parse(secVal.trim().startsWith('{') ? secVal : fs.readFileSync(secVal, 'utf8')), caps); } catch (e) { throw invalid(`opening seccomp profile (${secVal}) failed: ${errorMessage(e)}`); }
+      if (secVal && secVal !== 'builtin') {
+        try { seccomp = fromDockerProfile(JSON.parse(secVal), caps); } catch (e) { throw invalid(`Decoding seccomp profile failed: ${errorMessage(e)}`); }
       } else {
         seccomp = defaultSeccompProfile(caps);
       }

@@ -112,6 +112,17 @@ describe('docker run reference: security, devices, namespaces', { skip: skipUnle
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
+    expectMatch(await status('--security-opt', 'seccomp=builtin'), /Seccomp: 2/, 'builtin profile');
+    // a path is not read on the daemon's side: the value must be the profile itself
+    const c = await d.api<{ Id: string }>('POST', '/containers/create', { Image: 'busybox', Cmd: ['true'], HostConfig: { SecurityOpt: ['seccomp=/etc/passwd'] } });
+    assert.equal(c.status, 201);
+    const st = await d.api<{ message: string }>('POST', `/containers/${c.json.Id}/start`);
+    assert.equal(st.status, 400);
+    expectMatch(st.json.message, /^Decoding seccomp profile failed: /, 'path as profile');
+    await d.api('DELETE', `/containers/${c.json.Id}`);
+    // systempaths=unconfined: the CLI sends empty MaskedPaths/ReadonlyPaths
+    expectMatch(okOut(await d.docker(['run', '--rm', '--security-opt', 'systempaths=unconfined', 'busybox', 'sh', '-c', 'head -c 10 /proc/timer_list | wc -c; grep " /proc/sys " /proc/self/mounts | wc -l']), 'systempaths'), /^10\n0$/, 'nothing masked or read-only');
+    expectMatch(okOut(await d.docker(['run', '--rm', 'busybox', 'sh', '-c', 'head -c 10 /proc/timer_list | wc -c']), 'default masks'), /^0$/, '/proc/timer_list masked');
     await fails(['run', '--rm', '--security-opt', 'foo=bar', 'busybox', 'true'], 125, /invalid --security-opt 2: "foo=bar"/);
     await fails(['run', '--rm', '--security-opt', 'no-new-privileges=maybe', 'busybox', 'true'], 125, /invalid --security-opt 2: "no-new-privileges=maybe"/);
   });
