@@ -750,7 +750,7 @@ export class ContainerService {
       ...dev,
       ...(Array.isArray(hc['MaskedPaths']) ? { maskedPaths: hc['MaskedPaths'] as string[] } : {}),
       ...(Array.isArray(hc['ReadonlyPaths']) ? { readonlyPaths: hc['ReadonlyPaths'] as string[] } : {}),
-      cgroupsPath: `/berth/${rec.Id}`,
+      cgroupsPath: this.cgroupPath(rec),
       shmSize: hc.ShmSize || 64 * 1024 * 1024,
       // runc 1.1 ignores the spec's domainname; Docker itself long set it as this sysctl
       sysctls: { ...(c.Domainname && hc.UTSMode !== 'host' ? { 'kernel.domainname': c.Domainname } : {}), ...(hc.Sysctls ?? {}) },
@@ -795,6 +795,12 @@ export class ContainerService {
       mounts.push({ destination: '/dev/shm', type: 'bind', source: '/dev/shm', options: ['rbind', 'rprivate'] });
     }
     return out;
+  }
+
+  /** Docker's cgroupfs path: <--cgroup-parent, default /berth>/<id>. */
+  private cgroupPath(rec: ContainerRecord): string {
+    const parent = String(rec.HostConfig['CgroupParent'] ?? '') || '/berth';
+    return path.posix.join('/', parent, rec.Id); // anchored at the root: stats read it from /sys/fs/cgroup
   }
 
   private shmDir(id: string): string { return path.join(this.dir(id), 'shm'); }
@@ -1339,7 +1345,7 @@ export class ContainerService {
   /** Streams stats objects; with stream=false sends one (after a second, so precpu is filled, unless oneShot). */
   statsStream(ref: string, o: { stream: boolean; oneShot: boolean }, write: (obj: unknown) => void, end: () => void): () => void {
     const rec = this.get(ref);
-    const cg = `/berth/${rec.Id}`;
+    const cg = this.cgroupPath(rec);
     if (!rec.State.Running) {
       write(renderStats(rec.Id, rec.Name, undefined, undefined));
       end();
@@ -1613,6 +1619,9 @@ export class ContainerService {
     const state: Record<string, unknown> = { ...r.State };
     if (!r.State.Health) delete state['Health'];
     const hc: Record<string, unknown> = { ...r.HostConfig };
+    // Docker fills these paths when the container first starts (network set-up, logger).
+    const started = r.State.StartedAt !== ZERO_TIME || r.State.Running;
+    const p = (file: string): string => (started ? file : '');
     return {
       Id: r.Id,
       Created: r.Created,
@@ -1620,10 +1629,10 @@ export class ContainerService {
       Args: r.Args,
       State: state,
       Image: r.Image,
-      ResolvConfPath: path.join(dir, 'resolv.conf'),
-      HostnamePath: path.join(dir, 'hostname'),
-      HostsPath: path.join(dir, 'hosts'),
-      LogPath: this.logPath(r.Id),
+      ResolvConfPath: p(path.join(dir, 'resolv.conf')),
+      HostnamePath: p(path.join(dir, 'hostname')),
+      HostsPath: p(path.join(dir, 'hosts')),
+      LogPath: p(this.logPath(r.Id)),
       Name: r.Name,
       RestartCount: r.RestartCount,
       Driver: 'overlay2',

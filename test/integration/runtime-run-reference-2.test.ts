@@ -42,10 +42,14 @@ describe('docker run reference: process, lifecycle, logging, attach, inspect', {
     assert.equal(gd.Name, 'overlay2');
     for (const k of ['MergedDir', 'UpperDir', 'WorkDir']) assert.equal(typeof gd.Data[k], 'string', `GraphDriver.Data.${k}`);
     assert.equal(j['ExecIDs'] as unknown, null);
+    for (const k of ['ResolvConfPath', 'HostnamePath', 'HostsPath', 'LogPath']) assert.equal(j[k] as unknown, '', `${k} is filled at the first start`);
     assert.equal(j['Config']!['Entrypoint'], null);
     assert.deepEqual(j['Config']!['Cmd'], ['sleep', '1']);
     assert.ok(j['NetworkSettings'] && typeof j['NetworkSettings'] === 'object');
-    await d.docker(['rm', 'shape']);
+    okOut(await d.docker(['start', 'shape']), 'start');
+    const after = JSON.parse(okOut(await d.docker(['inspect', 'shape']), 'inspect'))[0] as Record<string, string>;
+    for (const k of ['ResolvConfPath', 'HostnamePath', 'HostsPath', 'LogPath']) assert.match(after[k]!, /^\//, `${k} after start`);
+    await d.docker(['rm', '-f', 'shape']);
   });
 
   it('--entrypoint "" clears the image ENTRYPOINT; an image with only CMD and one with ENTRYPOINT+CMD', async () => {
@@ -61,7 +65,9 @@ describe('docker run reference: process, lifecycle, logging, attach, inspect', {
     // Config.Env: the container's entries first, then the image's it does not name (Docker's merge)
     okOut(await d.docker(['create', '--name', 'envorder', '-e', 'U=1', '-e', 'OVER=mine', 'cmdimg']), 'create');
     const env = JSON.parse(await inspect('{{json .Config.Env}}', 'envorder')) as string[];
-    assert.deepEqual(env.filter((e) => !e.startsWith('PATH=')), ['U=1', 'OVER=mine', 'IMGVAR=img']);
+    const own = env.filter((e) => !e.startsWith('PATH='));
+    assert.deepEqual(own.slice(0, 2).sort(), ['OVER=mine', 'U=1']); // (the CLI's own order of -e values varies)
+    assert.deepEqual(own.slice(2), ['IMGVAR=img']);
     await d.docker(['rm', 'envorder']);
     okOut(await d.docker(['create', '--name', 'epc', '--entrypoint', '', 'epimg', 'echo', 'x']), 'create');
     assert.equal(await inspect('{{json .Config.Entrypoint}} {{json .Config.Cmd}} {{.Path}}', 'epc'), 'null ["echo","x"] echo');

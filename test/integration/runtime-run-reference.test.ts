@@ -187,6 +187,20 @@ describe('docker run reference: security, devices, namespaces', { skip: skipUnle
     expectMatch(hostns, /\/berth\/[0-9a-f]{64}$/m, 'host cgroup ns shows the full path');
   });
 
+  it('--cgroup-parent places the container under that cgroup; stats still read it', async () => {
+    const parent = `/berth/parent-${process.pid}`;
+    okOut(await d.docker(['run', '-d', '--name', 'cgp', '--cgroup-parent', parent, 'busybox', 'sleep', '30']), 'run');
+    const id = await inspect('{{.Id}}', 'cgp');
+    assert.equal(await inspect('{{.HostConfig.CgroupParent}}', 'cgp'), parent);
+    expectMatch(fs.readFileSync(`/proc/${await inspect('{{.State.Pid}}', 'cgp')}/cgroup`, 'utf8'), new RegExp(`:${parent}/${id}$`, 'm'), 'cgroup path');
+    expectMatch(okOut(await d.docker(['stats', '--no-stream', '--format', '{{.PIDs}}', 'cgp']), 'stats'), /^1$/, 'stats pids');
+    await d.docker(['rm', '-f', 'cgp']);
+    // the parent is ours to clean up (runc removes only the container's own cgroup)
+    for (const root of V2 ? ['/sys/fs/cgroup'] : fs.readdirSync('/sys/fs/cgroup').map((c) => `/sys/fs/cgroup/${c}`)) {
+      try { fs.rmdirSync(root + parent); } catch { /* not created for this controller */ }
+    }
+  });
+
   it('--userns=host, --isolation default are accepted; --isolation process, --runtime foo and --gpus get Docker\'s errors', async () => {
     okOut(await d.docker(['create', '--name', 'misc', '--userns', 'host', '--isolation', 'default', 'busybox', 'true']), 'create');
     assert.equal(await inspect('{{.HostConfig.UsernsMode}} {{.HostConfig.Isolation}} {{.HostConfig.Runtime}}', 'misc'), 'host default runc');
