@@ -181,6 +181,22 @@ export function validateCreate(c: ConfigToCheck, hc: HostConfig): void {
   }
 }
 
+/**
+ * HostConfig fields as Docker's Go struct always renders them (zero values;
+ * null for nil slices, maps and pointers), so a container made by a client
+ * that sends a sparse HostConfig (docker-py, raw API) inspects the same.
+ */
+export const hostConfigZero: Readonly<Record<string, unknown>> = {
+  Binds: null, ContainerIDFile: '', VolumeDriver: '', VolumesFrom: null, ConsoleSize: [0, 0], CapAdd: null, CapDrop: null,
+  CgroupnsMode: '', Dns: null, DnsOptions: null, DnsSearch: null, ExtraHosts: null, GroupAdd: null, IpcMode: '', Cgroup: '', Links: null,
+  OomScoreAdj: 0, PidMode: '', Privileged: false, PublishAllPorts: false, ReadonlyRootfs: false, SecurityOpt: null, UTSMode: '', UsernsMode: '',
+  ShmSize: 0, Isolation: '', CpuShares: 0, Memory: 0, NanoCpus: 0, CgroupParent: '', BlkioWeight: 0, BlkioWeightDevice: null,
+  BlkioDeviceReadBps: null, BlkioDeviceWriteBps: null, BlkioDeviceReadIOps: null, BlkioDeviceWriteIOps: null, CpuPeriod: 0, CpuQuota: 0,
+  CpuRealtimePeriod: 0, CpuRealtimeRuntime: 0, CpusetCpus: '', CpusetMems: '', Devices: null, DeviceCgroupRules: null, DeviceRequests: null,
+  MemoryReservation: 0, MemorySwap: 0, MemorySwappiness: null, OomKillDisable: null, PidsLimit: null, Ulimits: null, CpuCount: 0,
+  CpuPercent: 0, IOMaximumIOps: 0, IOMaximumBandwidth: 0, MaskedPaths: null, ReadonlyPaths: null,
+};
+
 /** The mode Docker picks when CgroupnsMode is empty: private on cgroup v2, host on v1 (and for privileged on v1). */
 export function defaultCgroupns(): string {
   return fs.existsSync('/sys/fs/cgroup/cgroup.controllers') ? 'private' : 'host';

@@ -22,7 +22,7 @@ import { BindOnlyMounts, type MountProvider } from './mount-provider';
 import { StatsHub, render as renderStats, sample as sampleStats } from './stats';
 import { HealthMonitor, healthEnabled, mergeHealth, type HealthConfig } from './health';
 import { ociResources, rlimits, updatableFields, validateResources, type Ulimit } from './resources';
-import { applyDefaults, joinedContainer, mergeImageEnv, parseDeviceCgroupRule, parseSecurityOpt, replaceOrAppendEnv, validateCreate } from './hostconfig';
+import { applyDefaults, hostConfigZero, joinedContainer, mergeImageEnv, parseDeviceCgroupRule, parseSecurityOpt, replaceOrAppendEnv, validateCreate } from './hostconfig';
 import { devicesFromPath, hostDevices, type OciDevice, type OciDeviceRule } from '../runtime/devices';
 import { type ContainerConfig, type ContainerRecord, type HostConfig, ZERO_TIME } from './types';
 import { resolveUser } from './user';
@@ -491,6 +491,7 @@ export class ContainerService {
 
     const consoleSize = Array.isArray(hcIn['ConsoleSize']) ? (hcIn['ConsoleSize'] as number[]) : [0, 0];
     const hostConfig: HostConfig = {
+      ...hostConfigZero,
       ...(hcIn as Partial<HostConfig>),
       Binds: binds,
       LogConfig: { Type: logType, Config: logConfig.Config ?? {} },

@@ -52,6 +52,22 @@ describe('docker run reference: process, lifecycle, logging, attach, inspect', {
     await d.docker(['rm', '-f', 'shape']);
   });
 
+  it('a container made with a sparse HostConfig (docker-py, raw API) inspects with every HostConfig field', async () => {
+    const c = await d.api<{ Id: string; Warnings: string[] }>('POST', '/containers/create', { Image: 'busybox', Cmd: ['true'] });
+    assert.equal(c.status, 201);
+    assert.deepEqual(c.json.Warnings, []);
+    const j = (await d.api<{ HostConfig: Record<string, unknown> }>('GET', `/containers/${c.json.Id}/json`)).json;
+    const hc = j.HostConfig;
+    const want: Record<string, unknown> = {
+      Binds: null, NetworkMode: 'default', PortBindings: {}, RestartPolicy: { Name: 'no', MaximumRetryCount: 0 }, AutoRemove: false, VolumesFrom: null,
+      CapAdd: null, CapDrop: null, IpcMode: 'private', PidMode: '', UTSMode: '', UsernsMode: '', Privileged: false, ReadonlyRootfs: false, ShmSize: 67108864,
+      Memory: 0, MemorySwap: 0, NanoCpus: 0, CpuShares: 0, CgroupParent: '', PidsLimit: null, MemorySwappiness: null, OomKillDisable: false,
+      Devices: null, DeviceCgroupRules: null, Ulimits: null, LogConfig: { Type: 'json-file', Config: {} }, Runtime: 'runc', Isolation: '',
+    };
+    for (const [k, v] of Object.entries(want)) assert.deepEqual(hc[k], v, `HostConfig.${k}`);
+    await d.api('DELETE', `/containers/${c.json.Id}`);
+  });
+
   it('--entrypoint "" clears the image ENTRYPOINT; an image with only CMD and one with ENTRYPOINT+CMD', async () => {
     okOut(await d.docker(['run', '--name', 'epbase', 'busybox', 'true']), 'base');
     okOut(await d.docker(['commit', '-c', 'ENTRYPOINT ["echo","ep"]', '-c', 'CMD ["dflt"]', 'epbase', 'epimg']), 'commit ep');
