@@ -502,6 +502,21 @@ export function mem(v: string, what: string): number {
   }
 }
 
+/** The docker CLI's opts.ValidateSysctl: only namespaced sysctls. */
+export function validateSysctl(v: string): string {
+  const eq = v.indexOf('=');
+  const k = eq < 0 ? '' : v.slice(0, eq);
+  const ipc = ['kernel.msgmax', 'kernel.msgmnb', 'kernel.msgmni', 'kernel.sem', 'kernel.shmall', 'kernel.shmmax', 'kernel.shmmni', 'kernel.shm_rmid_forced'];
+  if (k && (ipc.includes(k) || k.startsWith('net.') || k.startsWith('fs.mqueue.'))) return v;
+  throw new OptsError(`invalid argument "${v}" for "--sysctl" flag: sysctl '${v}' is not allowed`);
+}
+
+/** The docker CLI's validateDeviceCgroupRule. */
+export function validateDeviceCgroupRule(v: string): string {
+  if (/^([acb]) ([0-9]+|\*):([0-9]+|\*) ([rwm]{1,3})$/.test(v)) return v;
+  throw new OptsError(`invalid argument "${v}" for "--device-cgroup-rule" flag: invalid device cgroup format '${v}'`);
+}
+
 /** Docker normalises capabilities client-side (API >= 1.40): upper-case, "CAP_" prefix, "ALL" kept. */
 export function normalizeCaps(caps: string[]): string[] | null {
   if (caps.length === 0) return null;
@@ -810,7 +825,7 @@ export function buildCreateConfig(fl: Flags, args: string[], consoleSize: [numbe
   hostConfig.UTSMode = utsMode;
   hostConfig.UsernsMode = usernsMode;
   hostConfig.ShmSize = mem(fl.string('shm-size'), '--shm-size');
-  const sysctls = fl.list('sysctl');
+  const sysctls = fl.list('sysctl').map(validateSysctl);
   if (sysctls.length) hostConfig.Sysctls = kvMap(sysctls);
   if (fl.string('runtime')) hostConfig.Runtime = fl.string('runtime');
   const throttle = (name: string): { Path: string; Rate: number }[] => fl.list(name).map((v) => {
@@ -842,7 +857,7 @@ export function buildCreateConfig(fl: Flags, args: string[], consoleSize: [numbe
     CpusetCpus: fl.string('cpuset-cpus'),
     CpusetMems: fl.string('cpuset-mems'),
     Devices: devices,
-    DeviceCgroupRules: fl.list('device-cgroup-rule').length ? fl.list('device-cgroup-rule') : null,
+    DeviceCgroupRules: fl.list('device-cgroup-rule').length ? fl.list('device-cgroup-rule').map(validateDeviceCgroupRule) : null,
     DeviceRequests: fl.string('gpus') ? [{ Driver: '', Count: fl.string('gpus') === 'all' ? -1 : Number(fl.string('gpus').replace(/^count=/, '')) || 0, DeviceIDs: null, Capabilities: [['gpu']], Options: null }] : null,
   });
   if (fl.string('kernel-memory')) hostConfig.KernelMemory = mem(fl.string('kernel-memory'), '--kernel-memory');

@@ -236,6 +236,13 @@ describe('docker run reference: process, lifecycle, logging, attach, inspect', {
     expectCode(r, 0, 'berth -a stderr');
     assert.equal(r.stdout, '');
     assert.equal(r.stderr, 'err\n');
+    // flag value errors: the same text, usage and exit code as the docker CLI
+    for (const args of [['--sysctl', 'vm.swappiness=1'], ['--device-cgroup-rule', 'x 1:2 rwm'], ['--memory', 'x']]) {
+      const dk = await d.docker(['run', '--rm', ...args, 'busybox', 'true']);
+      const bt = await d.berth(['run', '--rm', ...args, 'busybox', 'true']);
+      assert.equal(bt.code, dk.code, args.join(' '));
+      assert.equal(bt.stderr.replaceAll('berth', 'X'), dk.stderr.replaceAll('docker', 'X'), args.join(' '));
+    }
     const b = await d.berth(['run', '--rm', '--cap-add', 'foo', 'busybox', 'true']);
     expectCode(b, 125, 'berth bad cap');
     expectMatch(b.stderr, /invalid CapAdd: unknown capability: "CAP_FOO"/, 'berth bad cap');
