@@ -237,11 +237,24 @@ describe('docker run reference: process, lifecycle, logging, attach, inspect', {
     assert.equal(r.stdout, '');
     assert.equal(r.stderr, 'err\n');
     // flag value errors: the same text, usage and exit code as the docker CLI
-    for (const args of [['--sysctl', 'vm.swappiness=1'], ['--device-cgroup-rule', 'x 1:2 rwm'], ['--memory', 'x']]) {
+    const cases = [
+      ['--sysctl', 'vm.swappiness=1'], ['--device-cgroup-rule', 'x 1:2 rwm'], ['--memory', 'x'], ['--device', '/dev/null:rel'], ['--device', '/dev/null:/x:q'],
+      ['--device', ''], ['--ulimit', 'nofile=abc'], ['--ulimit', 'foo=1:2'], ['--ulimit', 'nofile=10:5'], ['--ulimit', 'nofile=1:2:3'], ['--add-host', 'bad'],
+      ['--add-host', 'a:notanip'], ['--health-interval', 'x'], ['--pid', 'container:'], ['--userns', 'container:x'], ['--uts', 'container:x'],
+      ['--platform', 'x'], ['--gpus', 'foo'], ['--env-file', '/nonexistent'], ['-e', '=x'], ['-a', 'bogus'], ['--cap-add', 'foo'], ['--restart', 'bogus'],
+    ];
+    for (const args of cases) {
       const dk = await d.docker(['run', '--rm', ...args, 'busybox', 'true']);
       const bt = await d.berth(['run', '--rm', ...args, 'busybox', 'true']);
       assert.equal(bt.code, dk.code, args.join(' '));
       assert.equal(bt.stderr.replaceAll('berth', 'X'), dk.stderr.replaceAll('docker', 'X'), args.join(' '));
+    }
+    const dir = tmp();
+    try {
+      fs.writeFileSync(path.join(dir, 'env'), 'FROMFILE=yes\n');
+      assert.equal(okOut(await d.berth(['run', '--rm', '--env-file', path.join(dir, 'env'), '--add-host', 'h=10.9.8.7', 'busybox', 'sh', '-c', 'echo $FROMFILE; grep -c "^10.9.8.7.h$" /etc/hosts']), 'berth --env-file'), 'yes\n1');
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
     }
     const b = await d.berth(['run', '--rm', '--cap-add', 'foo', 'busybox', 'true']);
     expectCode(b, 125, 'berth bad cap');
