@@ -139,6 +139,20 @@ function checkNetMode(c: ConfigToCheck, hc: HostConfig): void {
   if (hc.NetworkMode === 'host' && (hc.Links ?? []).length) throw invalid("conflicting options: host type networking can't be used with links. This would result in undefined behavior");
 }
 
+/** moby logger.ValidateLogOpts: nothing for none; mode and max-buffer-size; each driver's own keys. */
+export function validateLogOpts(driver: string, cfg: Record<string, string>): void {
+  if (driver === 'none') return;
+  const mode = cfg['mode'] ?? '';
+  if (!['', 'blocking', 'non-blocking'].includes(mode)) throw invalid(`logger: logging mode not supported: ${mode}`);
+  if ('max-buffer-size' in cfg && mode !== 'non-blocking') throw invalid("logger: max-buffer-size option is only supported with 'mode=non-blocking'");
+  const own = Object.keys(cfg).filter((k) => k !== 'mode' && k !== 'max-buffer-size');
+  if (driver === 'local') {
+    for (const k of own) if (!['max-file', 'max-size', 'compress'].includes(k)) throw invalid(`unknown log opt '${k}' for log driver local`);
+  } else {
+    for (const k of own) if (!['max-file', 'max-size', 'compress', 'labels', 'labels-regex', 'env', 'env-regex', 'tag'].includes(k)) throw invalid(`unknown log opt '${k}' for ${driver} log driver`);
+  }
+}
+
 /** Runtimes berthd can run: its runc, under Docker's names for it. */
 const runtimes = new Set(['runc', 'io.containerd.runc.v2']);
 

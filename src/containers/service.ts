@@ -22,7 +22,7 @@ import { BindOnlyMounts, type MountProvider } from './mount-provider';
 import { StatsHub, render as renderStats, sample as sampleStats } from './stats';
 import { HealthMonitor, healthEnabled, mergeHealth, type HealthConfig } from './health';
 import { ociResources, rlimits, updatableFields, validateResources, type Ulimit } from './resources';
-import { applyDefaults, hostConfigZero, joinedContainer, mergeImageEnv, parseDeviceCgroupRule, parseSecurityOpt, replaceOrAppendEnv, validateCreate } from './hostconfig';
+import { applyDefaults, hostConfigZero, joinedContainer, validateLogOpts, mergeImageEnv, parseDeviceCgroupRule, parseSecurityOpt, replaceOrAppendEnv, validateCreate } from './hostconfig';
 import { devicesFromPath, hostDevices, type OciDevice, type OciDeviceRule } from '../runtime/devices';
 import { type ContainerConfig, type ContainerRecord, type HostConfig, ZERO_TIME } from './types';
 import { resolveUser } from './user';
@@ -448,12 +448,12 @@ export class ContainerService {
     const logConfig = (hcIn['LogConfig'] ?? {}) as { Type?: string; Config?: Record<string, string> };
     const logType = logConfig.Type || 'json-file';
     if (!['json-file', 'k8s-file', 'local', 'none'].includes(logType)) throw invalid(`logger: no log driver named '${logType}' is registered`);
-    for (const [k, v] of Object.entries(logConfig.Config ?? {})) {
-      if (!['max-size', 'max-file', 'compress', 'labels', 'labels-regex', 'env', 'env-regex', 'tag', 'mode', 'max-buffer-size'].includes(k)) throw invalid(`unknown log opt '${k}' for ${logType} log driver`);
+    validateLogOpts(logType, logConfig.Config ?? {});
+    for (const [k, v] of Object.entries(logType === 'none' ? {} : logConfig.Config ?? {})) {
       if (k === 'max-size') { try { parseSize(v); } catch { throw invalid(`invalid value for max-size: ${v}`); } }
       if (k === 'max-file' && !(Number.isInteger(Number(v)) && Number(v) >= 1)) throw invalid(`max-file cannot be less than 1`);
     }
-    if (logConfig.Config?.['max-file'] && Number(logConfig.Config['max-file']) > 1 && !logConfig.Config['max-size']) throw invalid('max-file cannot be set without max-size');
+    if (logType !== 'none' && logConfig.Config?.['max-file'] && Number(logConfig.Config['max-file']) > 1 && !logConfig.Config['max-size']) throw invalid('max-file cannot be set without max-size');
     const tty = bool(body['Tty'], 'Config.Tty');
     const labels = { ...(ic.Labels ?? {}), ...strMap(body['Labels'], 'Config.Labels') };
     const binds = strArray(hcIn['Binds'], 'HostConfig.Binds');

@@ -5,7 +5,7 @@ import { PassThrough } from 'node:stream';
 import { describe, it } from 'node:test';
 import { FrameFilter } from '../../src/containers/attach';
 import {
-  applyDefaults, mergeImageEnv, parseDeviceCgroupRule, parseSecurityOpt, replaceOrAppendEnv, validateCreate,
+  applyDefaults, mergeImageEnv, parseDeviceCgroupRule, parseSecurityOpt, replaceOrAppendEnv, validateCreate, validateLogOpts,
 } from '../../src/containers/hostconfig';
 import type { HostConfig } from '../../src/containers/types';
 
@@ -38,6 +38,15 @@ describe('docker run reference (units)', () => {
     assert.equal(err(() => parseSecurityOpt(['bogus'])), 'invalid --security-opt 1: "bogus"');
     assert.equal(err(() => parseSecurityOpt(['foo=bar'])), 'invalid --security-opt 2: "foo=bar"');
     assert.equal(err(() => parseSecurityOpt(['no-new-privileges=yes'])), 'invalid --security-opt 2: "no-new-privileges=yes"');
+  });
+
+  it('log options per driver', () => {
+    assert.equal(err(() => validateLogOpts('none', { anything: 'x' })), 'no error');
+    assert.equal(err(() => validateLogOpts('json-file', { 'max-size': '1m', labels: 'a', mode: 'non-blocking', 'max-buffer-size': '1m' })), 'no error');
+    assert.equal(err(() => validateLogOpts('json-file', { foo: 'x' })), "unknown log opt 'foo' for json-file log driver");
+    assert.equal(err(() => validateLogOpts('local', { labels: 'x' })), "unknown log opt 'labels' for log driver local");
+    assert.equal(err(() => validateLogOpts('local', { mode: 'sometimes' })), 'logger: logging mode not supported: sometimes');
+    assert.equal(err(() => validateLogOpts('json-file', { 'max-buffer-size': '1m' })), "logger: max-buffer-size option is only supported with 'mode=non-blocking'");
   });
 
   it('device cgroup rules', () => {
