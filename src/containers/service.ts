@@ -460,7 +460,8 @@ export class ContainerService {
     const tmpfs = strMap(hcIn['Tmpfs'], 'HostConfig.Tmpfs');
 
     const config: ContainerConfig = {
-      Hostname: str(body['Hostname'], 'Config.Hostname') || id.slice(0, 12),
+      // Docker: the host's name with --network host, else the short ID
+      Hostname: str(body['Hostname'], 'Config.Hostname') || (networkMode === 'host' ? os.hostname() : id.slice(0, 12)),
       Domainname: str(body['Domainname'], 'Config.Domainname'),
       User: body['User'] !== undefined && body['User'] !== '' ? str(body['User'], 'Config.User') : (ic.User ?? ''),
       AttachStdin: bool(body['AttachStdin'], 'Config.AttachStdin'),
@@ -568,7 +569,7 @@ export class ContainerService {
     const hc = rec.HostConfig;
     const dir = this.dir(rec.Id);
     const host = hc.NetworkMode === 'host';
-    const hostname = host ? os.hostname() : rec.Config.Hostname;
+    const hostname = rec.Config.Hostname; // the host's own name with --network host unless -h was given
     if (host) {
       let hosts = '';
       try { hosts = fs.readFileSync('/etc/hosts', 'utf8'); } catch { hosts = hostsFile(hostname, undefined, []); }
@@ -672,6 +673,10 @@ export class ContainerService {
 
   private specFor(rec: ContainerRecord, rootfs: string, extraMounts: OciMount[]): Record<string, unknown> {
     const c = rec.Config, hc = rec.HostConfig;
+    // Docker (initializeNetworking): joining another container's network takes its hostname and /etc files.
+    const joinedNet = joinedContainer(hc.NetworkMode);
+    const nc = joinedNet ? this.find(joinedNet) : undefined;
+    if (nc) { c.Hostname = nc.Config.Hostname; c.Domainname = nc.Config.Domainname; }
     const user = resolveUser(rootfs, c.User, hc.GroupAdd ?? []);
     const cwd = c.WorkingDir || '/';
     if (cwd !== '/') {
@@ -683,18 +688,17 @@ export class ContainerService {
     }
     const hostNet = hc.NetworkMode === 'host';
     // Docker's CreateDaemonEnvironment: defaults, then Config.Env ("NAME" alone unsets).
-    const extra = [DEFAULT_PATH, `HOSTNAME=${hostNet ? os.hostname() : c.Hostname}`];
+    const extra = [DEFAULT_PATH, `HOSTNAME=${c.Hostname}`];
     if (c.Tty) extra.push('TERM=xterm');
     const finalEnv = replaceOrAppendEnv(extra, c.Env);
     if (!finalEnv.some((e) => e.startsWith('HOME='))) finalEnv.push(`HOME=${user.home || '/'}`);
 
-    const dir = this.dir(rec.Id);
     const mounts: OciMount[] = [];
     let netSource = rec;
     if (hc.NetworkMode.startsWith('container:')) netSource = this.get(hc.NetworkMode.slice(10));
     const etcDir = this.dir(netSource.Id);
     for (const [f, dst] of [['resolv.conf', '/etc/resolv.conf'], ['hostname', '/etc/hostname'], ['hosts', '/etc/hosts']] as const) {
-      mounts.push({ destination: dst, type: 'bind', source: path.join(f === 'hostname' ? dir : etcDir, f), options: ['rbind', 'rprivate'] });
+      mounts.push({ destination: dst, type: 'bind', source: path.join(etcDir, f), options: ['rbind', 'rprivate'] });
     }
     mounts.push(...extraMounts);
     let network: 'new' | 'host' | { path: string } = 'new';
@@ -736,7 +740,7 @@ export class ContainerService {
       additionalGids: user.additionalGids,
       terminal: c.Tty,
       ...(h && w ? { consoleSize: { height: h, width: w } } : {}),
-      hostname: hostNet ? os.hostname() : c.Hostname,
+      hostname: c.Hostname,
       privileged: hc.Privileged,
       capAdd: hc.CapAdd ?? [],
       capDrop: hc.CapDrop ?? [],

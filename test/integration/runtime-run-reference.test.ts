@@ -164,7 +164,15 @@ describe('docker run reference: security, devices, namespaces', { skip: skipUnle
 
   it('--hostname conflicts with --uts host and --network container:, as do --dns, --add-host, -p there', async () => {
     await fails(['run', '--rm', '--uts', 'host', '--hostname', 'x', 'busybox', 'true'], 125, /conflicting options: hostname and the UTS mode/);
-    okOut(await d.docker(['run', '-d', '--name', 'netsrc', 'busybox', 'sleep', '60']), 'run');
+    okOut(await d.docker(['run', '-d', '--name', 'netsrc', '--hostname', 'web', 'busybox', 'sleep', '60']), 'run');
+    // joining its network takes its hostname and /etc/hostname, as Docker
+    assert.equal(okOut(await d.docker(['run', '--rm', '--network', 'container:netsrc', 'busybox', 'sh', '-c', 'hostname; cat /etc/hostname; echo $HOSTNAME']), 'joined'), 'web\nweb\nweb');
+    // --network host: the host's name unless -h is given
+    okOut(await d.docker(['create', '--name', 'hostnet', '--network', 'host', 'busybox', 'true']), 'create');
+    assert.equal(await inspect('{{.Config.Hostname}}', 'hostnet'), os.hostname());
+    assert.equal(okOut(await d.docker(['run', '--rm', '--network', 'host', 'busybox', 'hostname']), 'host net'), os.hostname());
+    assert.equal(okOut(await d.docker(['run', '--rm', '--network', 'host', '-h', 'custom', 'busybox', 'sh', '-c', 'hostname; echo $HOSTNAME']), 'host net -h'), 'custom\ncustom');
+    await d.docker(['rm', 'hostnet']);
     await fails(['run', '--rm', '--network', 'container:netsrc', '--hostname', 'x', 'busybox', 'true'], 125, /conflicting options: hostname and the network mode/);
     await fails(['run', '--rm', '--network', 'container:netsrc', '--dns', '1.1.1.1', 'busybox', 'true'], 125, /conflicting options: dns and the network mode/);
     await fails(['run', '--rm', '--network', 'container:netsrc', '--add-host', 'a:1.2.3.4', 'busybox', 'true'], 125, /conflicting options: custom host-to-IP mapping and the network mode/);
