@@ -38,6 +38,9 @@ export interface ImageLookup {
     remove(key: string): Promise<void>;
     listActive(): string[];
     upperDir(key: string): string;
+    /** committed layers, for GraphDriver.Data.LowerDir */
+    layerPath?(chainId: string): string;
+    layerChain?(chainId: string): string[];
   };
 }
 
@@ -1647,17 +1650,22 @@ export class ContainerService {
       AppArmorProfile: '',
       ExecIDs: execIds.length ? execIds : null,
       HostConfig: hc,
-      GraphDriver: { Name: 'overlay2', Data: this.graphData(r.Id) },
+      GraphDriver: { Name: 'overlay2', Data: this.graphData(r) },
       Mounts: this.mounts(r),
       Config: r.Config,
       NetworkSettings: this.net.inspect(r),
     };
   }
 
-  /** Docker's overlay2 GraphDriver.Data (the image layers stay with the snapshotter: no LowerDir). */
-  private graphData(id: string): Record<string, string> {
-    const upper = this.o.images.snapshots.upperDir(id);
-    return { MergedDir: this.rootfs(id), UpperDir: upper, WorkDir: path.join(path.dirname(upper), 'work') };
+  /** Docker's overlay2 GraphDriver.Data: LowerDir lists the image layers, top first. */
+  private graphData(r: ContainerRecord): Record<string, string> {
+    const snaps = this.o.images.snapshots;
+    const upper = snaps.upperDir(r.Id);
+    const data: Record<string, string> = {};
+    try {
+      if (r.SnapshotParent && snaps.layerChain && snaps.layerPath) data['LowerDir'] = snaps.layerChain(r.SnapshotParent).reverse().map((c) => snaps.layerPath!(c)).join(':');
+    } catch { /* a layer went missing: show what is known */ }
+    return { ...data, MergedDir: this.rootfs(r.Id), UpperDir: upper, WorkDir: path.join(path.dirname(upper), 'work') };
   }
 
   counts(): { total: number; running: number; paused: number; stopped: number } {

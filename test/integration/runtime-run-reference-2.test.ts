@@ -40,7 +40,8 @@ describe('docker run reference: process, lifecycle, logging, attach, inspect', {
     assert.equal(j['Platform'] as unknown, 'linux');
     const gd = j['GraphDriver'] as unknown as { Name: string; Data: Record<string, string> };
     assert.equal(gd.Name, 'overlay2');
-    for (const k of ['MergedDir', 'UpperDir', 'WorkDir']) assert.equal(typeof gd.Data[k], 'string', `GraphDriver.Data.${k}`);
+    for (const k of ['LowerDir', 'MergedDir', 'UpperDir', 'WorkDir']) assert.equal(typeof gd.Data[k], 'string', `GraphDriver.Data.${k}`);
+    assert.ok(fs.existsSync(gd.Data['LowerDir']!.split(':')[0]!), 'LowerDir names layer directories');
     assert.equal(j['ExecIDs'] as unknown, null);
     for (const k of ['ResolvConfPath', 'HostnamePath', 'HostsPath', 'LogPath']) assert.equal(j[k] as unknown, '', `${k} is filled at the first start`);
     assert.equal(j['Config']!['Entrypoint'], null);
