@@ -138,6 +138,21 @@ describe('docker run reference: process, lifecycle, logging, attach, inspect', {
     expectMatch(okOut(await d.docker(['run', '--rm', '--init', 'busybox', 'cat', '/proc/1/cmdline']), 'init'), /docker-init/, 'init is PID 1');
   });
 
+  it('docker stop uses --stop-signal and --stop-timeout', async () => {
+    okOut(await d.docker(['run', '-d', '--name', 'ssig', '--stop-signal', 'USR1', 'busybox', 'sh', '-c', 'trap "exit 3" USR1; while :; do sleep 0.1; done']), 'run');
+    await sleep(300);
+    okOut(await d.docker(['stop', 'ssig']), 'stop');
+    assert.equal(await inspect('{{.State.ExitCode}}', 'ssig'), '3');
+    okOut(await d.docker(['run', '-d', '--name', 'stmo', '--stop-timeout', '1', 'busybox', 'sh', '-c', 'trap "" TERM; while :; do sleep 0.1; done']), 'run');
+    await sleep(300);
+    const t0 = Date.now();
+    okOut(await d.docker(['stop', 'stmo']), 'stop');
+    const took = Date.now() - t0;
+    assert.ok(took >= 900 && took < 5000, `stop waited the 1 s stop timeout (${took} ms)`);
+    assert.equal(await inspect('{{.State.ExitCode}}', 'stmo'), '137');
+    await d.docker(['rm', 'ssig', 'stmo']);
+  });
+
   it('--cidfile is written and an existing one is an error; -d --rm is removed after exit', async () => {
     const dir = tmp();
     try {
