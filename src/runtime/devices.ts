@@ -35,9 +35,13 @@ export function devicesFromPath(onHost: string, inContainer: string, perms: stri
   try { st = fs.statSync(onHost); } catch (e) { return fail((e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file or directory' : String((e as Error).message)); }
   const devices: OciDevice[] = [];
   if (st.isDirectory()) {
+    // The walk is synchronous: a directory as large as a whole filesystem is refused rather than walked.
+    let budget = MAX_WALK;
     const walk = (dir: string): void => {
       let names: fs.Dirent[];
       try { names = fs.readdirSync(dir, { withFileTypes: true }); } catch { return; }
+      budget -= names.length;
+      if (budget < 0) fail(`more than ${MAX_WALK} entries under the directory`);
       for (const ent of names) {
         const p = path.join(dir, ent.name);
         if (ent.isDirectory()) { walk(p); continue; }
@@ -56,6 +60,8 @@ export function devicesFromPath(onHost: string, inContainer: string, perms: stri
   }
   return { devices, rules: devices.map((d) => ({ allow: true, type: d.type, major: d.major, minor: d.minor, access: perms })) };
 }
+
+const MAX_WALK = 20000;
 
 // Directories of /dev that hold no devices to copy (as containerd's HostDevices skips them).
 const skipDirs = new Set(['pts', 'shm', 'fd', 'mqueue', '.lxc', '.lxd-mounts', '.udev']);
