@@ -1497,7 +1497,7 @@ export class ContainerService {
       let endClient: () => void = () => undefined;
       clientDone = new Promise((r) => { endClient = r; });
       const s = attachClient(client, {
-        dir, helper: this.o.attachHelper, tty, stdin: ex.OpenStdin, detachKeys: parseDetachKeys(ex.DetachKeys || null),
+        dir, helper: this.o.attachHelper, tty, stdin: ex.OpenStdin, stdout: ex.OpenStdout, stderr: ex.OpenStderr, detachKeys: parseDetachKeys(ex.DetachKeys || null),
         // The CLI reads the exit code as soon as the stream ends: record it first.
         holdEndUntil: h.exit.catch(() => undefined),
         onEnd: () => endClient(),

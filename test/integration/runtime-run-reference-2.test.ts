@@ -5,7 +5,9 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { describe, it } from 'node:test';
-import { DOCKER_BIN, expectCode, expectMatch, okOut, skipUnlessRoot, sleep, startBackground, useDaemon, waitFor } from '../harness';
+import { DOCKER_BIN, expectCode, expectMatch, okOut, run, runSync, skipUnlessRoot, sleep, startBackground, useDaemon, waitFor } from '../harness';
+
+const HAVE_DOCKER_PY = runSync('python3', ['-c', 'import docker'], { timeoutMs: 10000 }).code === 0;
 
 describe('docker run reference: process, lifecycle, logging, attach, inspect', { skip: skipUnlessRoot() }, () => {
   const d = useDaemon();
@@ -275,6 +277,46 @@ describe('docker run reference: process, lifecycle, logging, attach, inspect', {
     const b = await d.berth(['run', '--rm', '--cap-add', 'foo', 'busybox', 'true']);
     expectCode(b, 125, 'berth bad cap');
     expectMatch(b.stderr, /invalid CapAdd: unknown capability: "CAP_FOO"/, 'berth bad cap');
+  });
+
+  it('docker-py: run with flags, exec_run stream selection, errors as APIError 400', { skip: !HAVE_DOCKER_PY && 'docker-py not installed' }, async () => {
+    const script = `
+import docker, json
+c = docker.from_env()
+out = {}
+out['caps'] = c.containers.run('busybox', 'grep CapEff /proc/self/status', remove=True, cap_drop=['ALL'], cap_add=['NET_RAW']).decode().split()[1]
+ct = c.containers.run('busybox', 'sleep 30', detach=True, name='pyex', oom_score_adj=200, pid_mode='host')
+out['hc'] = {k: ct.attrs['HostConfig'][k] for k in ['OomScoreAdj', 'PidMode', 'CgroupnsMode', 'Memory', 'Devices']}
+out['health'] = 'Health' in ct.attrs['State']
+out['err_only'] = ct.exec_run('sh -c "echo out; echo err >&2"', stdout=False, stderr=True).output.decode()
+out['out_only'] = ct.exec_run('sh -c "echo out; echo err >&2"', stdout=True, stderr=False).output.decode()
+out['demux'] = [x.decode() for x in ct.exec_run('sh -c "echo out; echo err >&2"', demux=True).output]
+ct.remove(force=True)
+errs = []
+for kw in [dict(cap_add=['foo']), dict(restart_policy={'Name': 'bogus'}), dict(security_opt=['foo=bar']), dict(pid_mode='container:nope')]:
+    try:
+        c.containers.create('busybox', 'true', **kw)
+        errs.append('created')
+    except docker.errors.APIError as e:
+        errs.append([e.status_code, e.explanation])
+out['errs'] = errs
+print(json.dumps(out))
+`;
+    const r = await run('python3', ['-c', script], { env: { ...d.env }, timeoutMs: 60000 });
+    expectCode(r, 0, 'docker-py');
+    const o = JSON.parse(r.stdout) as Record<string, unknown>;
+    assert.equal(o['caps'], '0000000000002000');
+    assert.deepEqual(o['hc'], { OomScoreAdj: 200, PidMode: 'host', CgroupnsMode: fs.existsSync('/sys/fs/cgroup/cgroup.controllers') ? 'private' : 'host', Memory: 0, Devices: null });
+    assert.equal(o['health'], false);
+    assert.equal(o['err_only'], 'err\n');
+    assert.equal(o['out_only'], 'out\n');
+    assert.deepEqual(o['demux'], ['out\n', 'err\n']);
+    assert.deepEqual(o['errs'], [
+      [400, 'invalid CapAdd: unknown capability: "CAP_FOO"'],
+      [400, "invalid restart policy: unknown policy 'bogus'; use one of 'no', 'always', 'on-failure', or 'unless-stopped'"],
+      [400, 'invalid --security-opt 2: "foo=bar"'],
+      [400, 'No such container: nope'],
+    ]);
   });
 
   it('exit codes: 125 for daemon/flag errors, 126 not executable, 127 not found, the command\'s own otherwise', async () => {
