@@ -5,7 +5,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { describe, it } from 'node:test';
-import { DOCKER_BIN, expectCode, expectMatch, okOut, run, runSync, skipUnlessRoot, sleep, startBackground, useDaemon, waitFor } from '../harness';
+import { DOCKER_BIN, expectCode, expectMatch, okOut, run, runSync, skipUnlessRoot, sleep, startBackground, TmuxSession, useDaemon, waitFor } from '../harness';
 
 const HAVE_DOCKER_PY = runSync('python3', ['-c', 'import docker'], { timeoutMs: 10000 }).code === 0;
 
@@ -334,8 +334,16 @@ print(json.dumps(out))
     assert.equal(r.stderr, 'err\n');
     assert.equal(await inspect('{{.State.ExitCode}} {{.State.Status}}', 'csa'), '5 exited');
     await d.docker(['rm', 'csa']);
-    okOut(await d.docker(['run', '-d', '--name', 'dk', '--detach-keys', 'ctrl-a,x', 'busybox', 'sleep', '30']), 'detach-keys');
-    await sleep(100);
+    // -it --detach-keys ctrl-a,x: that sequence detaches, the container keeps running
+    const t = await TmuxSession.start(path.join(d.dir, 'tmux-dk.sock'), 'dk', [DOCKER_BIN, 'run', '-it', '--name', 'dk', '--detach-keys', 'ctrl-a,x', 'busybox', 'sh'], d.env);
+    try {
+      await t.waitFor(/\/ # ?$/m, 15_000);
+      await t.keys('C-a', 'x');
+      assert.equal(await t.waitExit(10_000), 0, `detached; pane:\n${await t.capture()}`);
+    } finally {
+      await t.kill();
+    }
+    assert.equal(await inspect('{{.State.Status}}', 'dk'), 'running');
     await d.docker(['rm', '-f', 'dk']);
   });
 });
