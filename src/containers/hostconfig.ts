@@ -4,7 +4,7 @@
 // error texts, so clients that skip the CLI's own checks (docker-py, raw API)
 // get the same answers.
 import * as fs from 'node:fs';
-import { invalid } from '../common/errors';
+import { internal, invalid } from '../common/errors';
 import type { HealthConfig } from './health';
 import type { HostConfig } from './types';
 
@@ -184,6 +184,11 @@ export function validateCreate(c: ConfigToCheck, hc: HostConfig): void {
   const cgns = hc.CgroupnsMode ?? '';
   if (!['', 'host', 'private'].includes(cgns)) throw invalid(`invalid cgroup namespace mode: ${cgns}`);
   parseSecurityOpt(hc.SecurityOpt);
+  // overlay2 without xfs project quotas (moby answers these from the layer store, as a 500)
+  for (const k of Object.keys((hc['StorageOpt'] as Record<string, string> | null | undefined) ?? {})) {
+    if (k === 'size') throw internal("--storage-opt is supported only for overlay over xfs with 'pquota' mount option");
+    throw internal(`Unknown option ${k}`);
+  }
   for (const r of (hc['DeviceCgroupRules'] as string[] | null | undefined) ?? []) parseDeviceCgroupRule(String(r));
   // No device drivers (GPUs, CDI) on this engine: Docker's answer when none matches.
   const reqs = hc['DeviceRequests'];

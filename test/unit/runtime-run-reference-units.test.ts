@@ -76,6 +76,7 @@ describe('docker run reference (units)', () => {
     assert.equal(err(() => validateCreate({ ...cfg, Env: ['=x'] }, hc())), 'invalid environment variable: =x');
     assert.equal(err(() => validateCreate({ ...cfg, Hostname: 'x'.repeat(65) }, hc())), `hostname "${'x'.repeat(65)}" is too long (maximum 64 bytes)`);
     assert.equal(err(() => validateCreate({ ...cfg, Healthcheck: { Test: ['CMD', 'true'], Timeout: 10 } }, hc())), 'Timeout in Healthcheck cannot be less than 1ms');
+    assert.equal(err(() => validateCreate(cfg, hc({ StorageOpt: { size: '1G' } }))), "--storage-opt is supported only for overlay over xfs with 'pquota' mount option");
     assert.equal(err(() => validateCreate(cfg, hc({ DeviceRequests: [{ Driver: 'nvidia', Capabilities: [['gpu', 'utility']] }] }))),
       'could not select device driver "nvidia" with capabilities: [[gpu utility]]');
   });
