@@ -506,9 +506,10 @@ export class ContainerService {
       VolumesFrom: strArray(hcIn['VolumesFrom'], 'HostConfig.VolumesFrom'),
       CapAdd: strArray(hcIn['CapAdd'], 'HostConfig.CapAdd'),
       CapDrop: strArray(hcIn['CapDrop'], 'HostConfig.CapDrop'),
-      Dns: strArray(hcIn['Dns'], 'HostConfig.Dns') ?? [],
-      DnsOptions: strArray(hcIn['DnsOptions'], 'HostConfig.DnsOptions') ?? [],
-      DnsSearch: strArray(hcIn['DnsSearch'], 'HostConfig.DnsSearch') ?? [],
+      // as sent (the CLI sends [], a sparse client nothing: null), as Docker stores them
+      Dns: strArray(hcIn['Dns'], 'HostConfig.Dns'),
+      DnsOptions: strArray(hcIn['DnsOptions'], 'HostConfig.DnsOptions'),
+      DnsSearch: strArray(hcIn['DnsSearch'], 'HostConfig.DnsSearch'),
       ExtraHosts: strArray(hcIn['ExtraHosts'], 'HostConfig.ExtraHosts'),
       GroupAdd: strArray(hcIn['GroupAdd'], 'HostConfig.GroupAdd'),
       IpcMode: str(hcIn['IpcMode'], 'HostConfig.IpcMode') || 'private',
@@ -524,6 +525,7 @@ export class ContainerService {
       Runtime: str(hcIn['Runtime'], 'HostConfig.Runtime') || 'runc',
     };
     if (hostConfig.Init === undefined) hostConfig.Init = null;
+    if (!Object.keys(tmpfs).length) delete hostConfig.Tmpfs; // omitempty in Docker's HostConfig
     validateCreate({
       Hostname: config.Hostname, Env: config.Env, Healthcheck: config.Healthcheck as HealthConfig | undefined,
       requestedHostname: str(body['Hostname'], 'Config.Hostname'), exposesPorts: Object.keys((body['ExposedPorts'] as Record<string, object> | null) ?? {}).length > 0,

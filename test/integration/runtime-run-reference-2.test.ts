@@ -66,7 +66,9 @@ describe('docker run reference: process, lifecycle, logging, attach, inspect', {
       CapAdd: null, CapDrop: null, IpcMode: 'private', PidMode: '', UTSMode: '', UsernsMode: '', Privileged: false, ReadonlyRootfs: false, ShmSize: 67108864,
       Memory: 0, MemorySwap: 0, NanoCpus: 0, CpuShares: 0, CgroupParent: '', PidsLimit: null, MemorySwappiness: null, OomKillDisable: false,
       Devices: null, DeviceCgroupRules: null, Ulimits: null, LogConfig: { Type: 'json-file', Config: {} }, Runtime: 'runc', Isolation: '',
+      Dns: null, DnsOptions: null, DnsSearch: null,
     };
+    assert.ok(!('Tmpfs' in hc), 'Tmpfs is omitted when empty');
     for (const [k, v] of Object.entries(want)) assert.deepEqual(hc[k], v, `HostConfig.${k}`);
     await d.api('DELETE', `/containers/${c.json.Id}`);
   });
