@@ -524,8 +524,13 @@ export class ContainerService {
       ConsoleSize: [Number(consoleSize[0] ?? 0), Number(consoleSize[1] ?? 0)],
       Runtime: str(hcIn['Runtime'], 'HostConfig.Runtime') || 'runc',
     };
-    if (hostConfig.Init === undefined) hostConfig.Init = null;
-    if (!Object.keys(tmpfs).length) delete hostConfig.Tmpfs; // omitempty in Docker's HostConfig
+    // omitempty in Docker's HostConfig: absent unless set
+    if (hostConfig.Init === undefined || hostConfig.Init === null) delete hostConfig.Init;
+    if (!Object.keys(tmpfs).length) delete hostConfig.Tmpfs;
+    for (const k of ['Sysctls', 'StorageOpt', 'Annotations'] as const) {
+      const m = hostConfig[k];
+      if (m === null || (typeof m === 'object' && !Object.keys(m as object).length)) delete hostConfig[k];
+    }
     validateCreate({
       Hostname: config.Hostname, Env: config.Env, Healthcheck: config.Healthcheck as HealthConfig | undefined,
       requestedHostname: str(body['Hostname'], 'Config.Hostname'), exposesPorts: Object.keys((body['ExposedPorts'] as Record<string, object> | null) ?? {}).length > 0,

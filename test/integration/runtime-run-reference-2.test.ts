@@ -34,7 +34,7 @@ describe('docker run reference: process, lifecycle, logging, attach, inspect', {
     assert.ok(Array.isArray(hc['MaskedPaths']) && (hc['MaskedPaths'] as string[]).includes('/proc/kcore'), 'MaskedPaths filled');
     assert.deepEqual(hc['ReadonlyPaths'], ['/proc/bus', '/proc/fs', '/proc/irq', '/proc/sys', '/proc/sysrq-trigger']);
     assert.equal(hc['SecurityOpt'], null);
-    assert.equal(hc['Init'], null);
+    assert.ok(!('Init' in hc), 'Init is omitted unless set (omitempty)');
     assert.deepEqual(j['Mounts'], []);
     assert.ok(!('Health' in j['State']!), 'no State.Health without a health check');
     assert.equal(j['State']!['Status'], 'created');
