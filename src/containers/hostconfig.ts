@@ -5,6 +5,7 @@
 // get the same answers.
 import * as fs from 'node:fs';
 import { internal, invalid } from '../common/errors';
+import { hostCapabilities } from '../runtime/spec';
 import type { HealthConfig } from './health';
 import type { HostConfig } from './types';
 
@@ -24,6 +25,8 @@ function checkCaps(list: string[] | null | undefined, field: string): void {
     if (c === 'ALL') continue;
     if (!c.startsWith('CAP_')) c = 'CAP_' + c;
     if (!knownCapabilities.has(c)) throw invalid(`invalid ${field}: unknown capability: ${JSON.stringify(c)}`);
+    // Docker 28 refuses capabilities berthd itself lacks (here: outside its bounding set)
+    if (!hostCapabilities().includes(c)) throw invalid(`invalid ${field}: capability not supported by your kernel or not available in the current environment: ${JSON.stringify(c)}`);
   }
 }
 
