@@ -14,7 +14,8 @@ export interface SystemBackend {
 }
 
 export interface ContainerBackend {
-  create(body: Record<string, unknown>, name: string | undefined): Promise<{ Id: string; Warnings: string[] }>;
+  /** platform: the ?platform= of the request ("os/arch[/variant]"), which the image must match */
+  create(body: Record<string, unknown>, name: string | undefined, platform?: string): Promise<{ Id: string; Warnings: string[] }>;
   start(ref: string): Promise<void>;
   stop(ref: string, t?: number, signal?: string): Promise<void>;
   restart(ref: string, t?: number, signal?: string): Promise<void>;
@@ -28,6 +29,7 @@ export interface ContainerBackend {
   attach(ref: string, hijack: Hijack, o: { stdin: boolean; stdout: boolean; stderr: boolean; stream: boolean; logs: boolean; detachKeys?: string | null }): void;
   /** coalesce: several lines per stdcopy frame, for clients that only concatenate frames (see the logs route). */
   logs(ref: string, out: Writable, o: { stdout: boolean; stderr: boolean; follow: boolean; tail: string; timestamps: boolean; since?: number; until?: number; coalesce?: boolean }): { stop: () => void };
+  /** true for a TTY container's raw log stream; throws when its log driver cannot be read */
   isTty(ref: string): boolean;
   resize(ref: string, h: number, w: number): void;
   top(ref: string, psArgs: string): Promise<unknown>;

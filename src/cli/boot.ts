@@ -8,6 +8,9 @@ import Module from 'node:module';
 import * as path from 'node:path';
 import * as vm from 'node:vm';
 
+// bin/berth puts "--" before the CLI's arguments (node 20 would take a --env-file among them as its own).
+if (process.argv[2] === '--') process.argv.splice(2, 1);
+
 const file = path.join(__dirname, 'berth.js');
 const cacheFile = `${file}.cache`;
 const source = fs.readFileSync(file, 'utf8');

@@ -3,6 +3,7 @@
 // CLI's container/opts.go field by field (same keys, same order, same
 // defaults), so the daemon sees what it would see from `docker run`.
 import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { isAbsolute, resolve as resolvePath } from 'node:path';
 import type { FlagDef, Flags } from './flags';
 import { parseSize } from './units';
@@ -450,29 +451,57 @@ export function parseMount(value: string): Mount {
   return out;
 }
 
+const ulimitNames = ['core', 'cpu', 'data', 'fsize', 'locks', 'memlock', 'msgqueue', 'nice', 'nofile', 'nproc', 'rss', 'rtprio', 'rttime', 'sigpending', 'stack'];
+
+/** go-units ParseUlimit; its errors as the --ulimit flag's value errors. */
 function parseUlimit(v: string): { Name: string; Hard: number; Soft: number } {
+  const fail = (msg: string): never => { throw new OptsError(`invalid argument "${v}" for "--ulimit" flag: ${msg}`); };
   const i = v.indexOf('=');
-  if (i < 0) throw new OptsError(`invalid ulimit argument: ${v}`);
+  if (i < 0) fail(`invalid ulimit argument: ${v}`);
   const name = v.slice(0, i);
+  if (!ulimitNames.includes(name)) fail(`invalid ulimit type: ${name}`);
   const lim = v.slice(i + 1).split(':');
-  if (lim.length > 2) throw new OptsError(`too many limit value arguments - ${v.slice(i + 1)}, can only have up to two, \`soft[:hard]\``);
-  const num = (s: string): number => {
-    if (!/^-?\d+$/.test(s)) throw new OptsError(`invalid ulimit argument: ${v}`);
-    return Number(s);
+  if (lim.length > 2) fail(`too many limit value arguments - ${v.slice(i + 1)}, can only have up to two, \`soft[:hard]\``);
+  const num = (x: string): number => {
+    if (!/^[+-]?\d+$/.test(x)) fail(`strconv.ParseInt: parsing ${JSON.stringify(x)}: invalid syntax`);
+    return Number(x);
   };
+  const hard = lim.length > 1 ? num(lim[1]!) : undefined;
   const soft = num(lim[0]!);
-  const hard = lim.length > 1 ? num(lim[1]!) : soft;
-  if (soft > hard) throw new OptsError(`ulimit soft limit must be less than or equal to hard limit: ${soft} > ${hard}`);
-  return { Name: name, Hard: hard, Soft: soft };
+  const h = hard ?? soft;
+  if (h !== -1) {
+    if (soft === -1) fail(`ulimit soft limit must be less than or equal to hard limit: soft: -1 (unlimited), hard: ${h}`);
+    if (soft > h) fail(`ulimit soft limit must be less than or equal to hard limit: ${soft} > ${h}`);
+  }
+  return { Name: name, Hard: h, Soft: soft };
+}
+
+/** The docker CLI's validDeviceMode: r, w, m, each at most once. */
+function validDeviceMode(mode: string): boolean {
+  return mode !== '' && /^[rwm]+$/.test(mode) && new Set(mode).size === mode.length;
+}
+
+/** The docker CLI's validateLinuxPath for --device (its errors come before the daemon is asked). */
+function validateDevice(d: string): void {
+  const split = d.split(':');
+  if (split.length > 3 || split[0] === '') throw new OptsError(`bad format for path: ${d}`);
+  let containerPath = d;
+  if (split.length === 2) containerPath = validDeviceMode(split[1]!) ? split[0]! : split[1]!;
+  else if (split.length === 3) {
+    containerPath = split[1]!;
+    if (!validDeviceMode(split[2]!)) throw new OptsError(`bad mode specified: ${split[2]}`);
+  }
+  if (!containerPath.startsWith('/')) throw new OptsError(`${containerPath} is not an absolute path`);
 }
 
 function parseDevice(d: string): { PathOnHost: string; PathInContainer: string; CgroupPermissions: string } {
+  validateDevice(d);
   const parts = d.split(':');
   let src = parts[0]!;
   let dst = '';
   let perms = 'rwm';
   if (parts.length === 2) {
-    if (/^[rwm]{1,3}$/.test(parts[1]!)) perms = parts[1]!;
+    if (validDeviceMode(parts[1]!)) perms = parts[1]!;
     else dst = parts[1]!;
   } else if (parts.length === 3) {
     dst = parts[1]!;
@@ -500,6 +529,82 @@ export function mem(v: string, what: string): number {
   } catch (e) {
     throw new OptsError(`invalid argument "${v}" for "${what}" flag: ${(e as Error).message}`);
   }
+}
+
+/** The docker CLI's opts.ValidateExtraHost: host:ip, host=ip, [v6] or host-gateway; sent as host:ip. */
+export function validateExtraHost(v: string): string {
+  let i = v.indexOf('=');
+  if (i < 0) i = v.indexOf(':');
+  const k = i < 0 ? '' : v.slice(0, i);
+  let ip = i < 0 ? '' : v.slice(i + 1);
+  if (i < 0 || k === '' || k.includes(':')) throw new OptsError(`invalid argument "${v}" for "--add-host" flag: bad format for add-host: ${JSON.stringify(v)}`);
+  if (ip !== 'host-gateway') {
+    if (ip.length > 2 && ip.startsWith('[') && ip.endsWith(']')) ip = ip.slice(1, -1);
+    if (isIP(ip.trim()) === 0) throw new OptsError(`invalid argument "${v}" for "--add-host" flag: invalid IP address in add-host: ${JSON.stringify(ip)}`);
+  }
+  return `${k}:${ip}`;
+}
+
+/** The docker CLI's GpuOpts.Set (one --gpus value). */
+export function parseGpus(v: string): Record<string, unknown> {
+  const fail = (msg: string): never => { throw new OptsError(`invalid argument "${v}" for "--gpus" flag: ${msg}`); };
+  const count = (x: string): number => {
+    if (x === 'all') return -1;
+    if (!/^[+-]?\d+$/.test(x)) fail(`invalid count (${x}): value must be either "all" or an integer: invalid syntax`);
+    return Number(x);
+  };
+  const req: { Driver: string; Count: number; DeviceIDs: string[] | null; Capabilities: string[][] | null; Options: Record<string, string> | null } =
+    { Driver: '', Count: 0, DeviceIDs: null, Capabilities: null, Options: null };
+  const seen = new Set<string>();
+  // (the CLI reads the value as one CSV record; quoted fields are not needed for these keys)
+  for (const field of v.split(',')) {
+    const eq = field.indexOf('=');
+    const key = eq < 0 ? field : field.slice(0, eq), val = eq < 0 ? '' : field.slice(eq + 1);
+    if (seen.has(key)) fail(`gpu request key '${key}' can be specified only once`);
+    seen.add(key);
+    if (eq < 0) { seen.add('count'); req.Count = count(key); continue; }
+    switch (key) {
+      case 'driver': req.Driver = val; break;
+      case 'count': req.Count = count(val); break;
+      case 'device': req.DeviceIDs = val.split(','); break;
+      case 'capabilities': req.Capabilities = [[...val.split(','), 'gpu']]; break;
+      case 'options': req.Options = kvMap(val.split(',')); break;
+      default: fail(`unexpected key '${key}' in '${field}'`);
+    }
+  }
+  if (!seen.has('count') && req.DeviceIDs === null) req.Count = 1;
+  req.Options ??= {};
+  req.Capabilities ??= [['gpu']];
+  return req;
+}
+
+const knownOS = ['aix', 'android', 'darwin', 'dragonfly', 'freebsd', 'hurd', 'illumos', 'ios', 'js', 'linux', 'nacl', 'netbsd', 'openbsd', 'plan9', 'solaris', 'wasip1', 'windows', 'zos', 'macos'];
+const knownArch = ['386', 'amd64', 'amd64p32', 'arm', 'armbe', 'arm64', 'arm64be', 'ppc64', 'ppc64le', 'loong64', 'mips', 'mipsle', 'mips64', 'mips64le',
+  'mips64p32', 'mips64p32le', 'ppc', 'riscv', 'riscv64', 's390', 's390x', 'sparc', 'sparc64', 'wasm', 'i386', 'x86_64', 'x86-64', 'aarch64', 'armhf', 'armel'];
+
+/** The CLI checks --platform with containerd's platforms.Parse before asking the daemon. */
+function checkPlatform(p: string): string {
+  if (!p) return p;
+  const parts = p.toLowerCase().split('/');
+  const fail = (why: string): never => { throw new OptsError(`error parsing specified platform: ${JSON.stringify(p)}: ${why}: invalid argument`); };
+  if (parts.length > 3) fail('cannot parse platform specifier');
+  if (parts.some((x) => !/^[a-z0-9_.-]+$/.test(x)) || (parts.length === 1 && !knownOS.includes(parts[0]!) && !knownArch.includes(parts[0]!))) fail('unknown operating system or architecture');
+  return p;
+}
+
+/** The docker CLI's opts.ValidateSysctl: only namespaced sysctls. */
+export function validateSysctl(v: string): string {
+  const eq = v.indexOf('=');
+  const k = eq < 0 ? '' : v.slice(0, eq);
+  const ipc = ['kernel.msgmax', 'kernel.msgmnb', 'kernel.msgmni', 'kernel.sem', 'kernel.shmall', 'kernel.shmmax', 'kernel.shmmni', 'kernel.shm_rmid_forced'];
+  if (k && (ipc.includes(k) || k.startsWith('net.') || k.startsWith('fs.mqueue.'))) return v;
+  throw new OptsError(`invalid argument "${v}" for "--sysctl" flag: sysctl '${v}' is not allowed`);
+}
+
+/** The docker CLI's validateDeviceCgroupRule. */
+export function validateDeviceCgroupRule(v: string): string {
+  if (/^([acb]) ([0-9]+|\*):([0-9]+|\*) ([rwm]{1,3})$/.test(v)) return v;
+  throw new OptsError(`invalid argument "${v}" for "--device-cgroup-rule" flag: invalid device cgroup format '${v}'`);
 }
 
 /** Docker normalises capabilities client-side (API >= 1.40): upper-case, "CAP_" prefix, "ALL" kept. */
@@ -562,7 +667,7 @@ export function buildCreateConfig(fl: Flags, args: string[], consoleSize: [numbe
 
   const attach = fl.list('attach').map((a) => {
     const l = a.toLowerCase();
-    if (l !== 'stdin' && l !== 'stdout' && l !== 'stderr') throw new OptsError('valid streams are STDIN, STDOUT and STDERR');
+    if (l !== 'stdin' && l !== 'stdout' && l !== 'stderr') throw new OptsError(`invalid argument "${a}" for "-a, --attach" flag: valid streams are STDIN, STDOUT and STDERR`);
     return l;
   });
   let attachStdin = attach.includes('stdin');
@@ -621,7 +726,13 @@ export function buildCreateConfig(fl: Flags, args: string[], consoleSize: [numbe
 
   const envVars: string[] = [];
   for (const file of fl.list('env-file')) envVars.push(...parseKVFile(file, true, env));
-  for (const e of fl.list('env')) envVars.push(validateEnv(e, env));
+  for (const e of fl.list('env')) {
+    try {
+      envVars.push(validateEnv(e, env));
+    } catch (err) {
+      throw new OptsError(`invalid argument "${e}" for "-e, --env" flag: ${(err as Error).message}`);
+    }
+  }
 
   const labelList: string[] = [];
   for (const file of fl.list('label-file')) labelList.push(...parseKVFile(file, false, env));
@@ -674,7 +785,15 @@ export function buildCreateConfig(fl: Flags, args: string[], consoleSize: [numbe
 
   // healthcheck
   let healthcheck: Record<string, unknown> | undefined;
-  const dur = (name: string): number => (fl.string(name) ? parseGoDurationNs(fl.string(name)) : 0);
+  const dur = (name: string): number => {
+    const v = fl.string(name);
+    if (!v) return 0;
+    try {
+      return parseGoDurationNs(v);
+    } catch (e) {
+      throw new OptsError(`invalid argument "${v}" for "--${name}" flag: ${(e as Error).message}`);
+    }
+  };
   const hInterval = dur('health-interval');
   const hTimeout = dur('health-timeout');
   const hStart = dur('health-start-period');
@@ -701,13 +820,14 @@ export function buildCreateConfig(fl: Flags, args: string[], consoleSize: [numbe
   }
 
   const validMode = (flag: string, v: string, what: string): string => {
-    if (v === '' || v === 'host' || v.startsWith('container:') || (flag === 'cgroupns' && v === 'private')) return v;
+    // as the API types' Valid(): PID may name a container (not an empty one), UTS only host
+    if (v === '' || v === 'host' || (flag === 'pid' && v.length > 'container:'.length && v.startsWith('container:'))) return v;
     throw new OptsError(`--${flag}: invalid ${what} mode`);
   };
   const pidMode = validMode('pid', fl.string('pid'), 'PID');
   const utsMode = validMode('uts', fl.string('uts'), 'UTS');
   const usernsMode = fl.string('userns');
-  if (usernsMode !== '' && usernsMode !== 'host' && !usernsMode.startsWith('container:')) throw new OptsError('--userns: invalid USER mode');
+  if (usernsMode !== '' && usernsMode !== 'host') throw new OptsError('--userns: invalid USER mode');
   const cgroupnsMode = fl.string('cgroupns');
   if (cgroupnsMode !== '' && cgroupnsMode !== 'host' && cgroupnsMode !== 'private') throw new OptsError('--cgroupns: invalid CGROUP mode');
 
@@ -793,7 +913,7 @@ export function buildCreateConfig(fl: Flags, args: string[], consoleSize: [numbe
     Dns: fl.list('dns'),
     DnsOptions: [...fl.list('dns-option'), ...fl.list('dns-opt')],
     DnsSearch: fl.list('dns-search'),
-    ExtraHosts: fl.list('add-host').length ? fl.list('add-host') : null,
+    ExtraHosts: fl.list('add-host').length ? fl.list('add-host').map(validateExtraHost) : null,
     GroupAdd: fl.list('group-add').length ? fl.list('group-add') : null,
     IpcMode: fl.string('ipc'),
     Cgroup: '',
@@ -810,7 +930,7 @@ export function buildCreateConfig(fl: Flags, args: string[], consoleSize: [numbe
   hostConfig.UTSMode = utsMode;
   hostConfig.UsernsMode = usernsMode;
   hostConfig.ShmSize = mem(fl.string('shm-size'), '--shm-size');
-  const sysctls = fl.list('sysctl');
+  const sysctls = fl.list('sysctl').map(validateSysctl);
   if (sysctls.length) hostConfig.Sysctls = kvMap(sysctls);
   if (fl.string('runtime')) hostConfig.Runtime = fl.string('runtime');
   const throttle = (name: string): { Path: string; Rate: number }[] => fl.list(name).map((v) => {
@@ -842,8 +962,8 @@ export function buildCreateConfig(fl: Flags, args: string[], consoleSize: [numbe
     CpusetCpus: fl.string('cpuset-cpus'),
     CpusetMems: fl.string('cpuset-mems'),
     Devices: devices,
-    DeviceCgroupRules: fl.list('device-cgroup-rule').length ? fl.list('device-cgroup-rule') : null,
-    DeviceRequests: fl.string('gpus') ? [{ Driver: '', Count: fl.string('gpus') === 'all' ? -1 : Number(fl.string('gpus').replace(/^count=/, '')) || 0, DeviceIDs: null, Capabilities: [['gpu']], Options: null }] : null,
+    DeviceCgroupRules: fl.list('device-cgroup-rule').length ? fl.list('device-cgroup-rule').map(validateDeviceCgroupRule) : null,
+    DeviceRequests: fl.string('gpus') ? [parseGpus(fl.string('gpus'))] : null,
   });
   if (fl.string('kernel-memory')) hostConfig.KernelMemory = mem(fl.string('kernel-memory'), '--kernel-memory');
   Object.assign(hostConfig, {
@@ -877,7 +997,7 @@ export function buildCreateConfig(fl: Flags, args: string[], consoleSize: [numbe
   return {
     body: { ...config, HostConfig: hostConfig, NetworkingConfig: { EndpointsConfig: endpoints } },
     name: fl.string('name'),
-    platform: fl.string('platform'),
+    platform: checkPlatform(fl.string('platform')),
     pull,
     quiet: fl.bool('quiet'),
     autoRemove: fl.bool('rm'),

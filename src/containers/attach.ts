@@ -2,7 +2,7 @@
 // socket through the small berth-attach helper (conmon speaks SEQPACKET,
 // which Node cannot open). Detach keys are recognised here, on the input.
 import { spawn, type ChildProcess } from 'node:child_process';
-import type { Duplex } from 'node:stream';
+import { Transform, type Duplex, type TransformCallback } from 'node:stream';
 import { invalid } from '../common/errors';
 
 export const DEFAULT_DETACH_KEYS = [0x10, 0x11]; // ctrl-p ctrl-q
@@ -57,6 +57,30 @@ export interface AttachOptions {
   onEnd?: (detached: boolean) => void;
   /** the client's stream is ended only after this settles (exec: its exit code is recorded) */
   holdEndUntil?: Promise<unknown>;
+  /** which output streams the client asked for (default both) */
+  stdout?: boolean;
+  stderr?: boolean;
+}
+
+/**
+ * Passes only the multiplexed frames (8-byte header: stream id, 3 zero
+ * bytes, big-endian length) of the wanted streams. The docker CLI gives a
+ * stream it did not attach no writer and crashes on a frame for it.
+ */
+export class FrameFilter extends Transform {
+  private pending = Buffer.alloc(0);
+  constructor(private readonly want: (stream: number) => boolean) { super(); }
+  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
+    let buf = this.pending.length ? Buffer.concat([this.pending, chunk]) : chunk;
+    while (buf.length >= 8) {
+      const len = buf.readUInt32BE(4);
+      if (buf.length < 8 + len) break;
+      if (this.want(buf[0]!)) this.push(buf.subarray(0, 8 + len));
+      buf = buf.subarray(8 + len);
+    }
+    this.pending = Buffer.from(buf);
+    cb();
+  }
 }
 
 export interface AttachSession {
@@ -87,7 +111,11 @@ export function attachClient(client: Duplex, o: AttachOptions, initial?: Buffer)
     helper.once('error', reject);
   });
   ready.catch(() => undefined);
-  helper.stdout!.pipe(client, { end: false });
+  const wantOut = o.stdout !== false, wantErr = o.stderr !== false;
+  let out: NodeJS.ReadableStream = helper.stdout!;
+  if (wantOut && (wantErr || o.tty)) out.pipe(client, { end: false });
+  else if (o.tty) out.resume(); // a TTY has only stdout: not wanted
+  else (out = helper.stdout!.pipe(new FrameFilter((id) => (id === 1 && wantOut) || (id === 2 && wantErr)))).pipe(client, { end: false });
   const endClient = (): void => {
     void (o.holdEndUntil ?? Promise.resolve()).then(() => {
       client.end();
@@ -95,7 +123,7 @@ export function attachClient(client: Duplex, o: AttachOptions, initial?: Buffer)
     });
   };
   // conmon closed the socket: all output delivered.
-  helper.stdout!.on('end', endClient);
+  out.on('end', endClient);
   client.on('error', () => helper.kill('SIGKILL'));
   client.on('close', () => {
     helper.kill('SIGKILL');

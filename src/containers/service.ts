@@ -22,6 +22,8 @@ import { BindOnlyMounts, type MountProvider } from './mount-provider';
 import { StatsHub, render as renderStats, sample as sampleStats } from './stats';
 import { HealthMonitor, healthEnabled, mergeHealth, type HealthConfig } from './health';
 import { ociResources, rlimits, updatableFields, validateResources, type Ulimit } from './resources';
+import { applyDefaults, hostConfigZero, joinedContainer, validateLogOpts, mergeImageEnv, parseDeviceCgroupRule, parseSecurityOpt, replaceOrAppendEnv, validateCreate } from './hostconfig';
+import { devicesFromPath, hostDevices, type OciDevice, type OciDeviceRule } from '../runtime/devices';
 import { type ContainerConfig, type ContainerRecord, type HostConfig, ZERO_TIME } from './types';
 import { resolveUser } from './user';
 
@@ -36,6 +38,9 @@ export interface ImageLookup {
     remove(key: string): Promise<void>;
     listActive(): string[];
     upperDir(key: string): string;
+    /** committed layers, for GraphDriver.Data.LowerDir */
+    layerPath?(chainId: string): string;
+    layerChain?(chainId: string): string[];
   };
 }
 
@@ -443,23 +448,23 @@ export class ContainerService {
     const autoRemove = bool(hcIn['AutoRemove'], 'HostConfig.AutoRemove');
     if (autoRemove && restart.Name && restart.Name !== 'no') throw invalid("can't create 'AutoRemove' container with restart policy");
     const networkMode = str(hcIn['NetworkMode'], 'HostConfig.NetworkMode') || 'default';
-    if (networkMode.startsWith('container:')) this.get(networkMode.slice(10));
     const logConfig = (hcIn['LogConfig'] ?? {}) as { Type?: string; Config?: Record<string, string> };
     const logType = logConfig.Type || 'json-file';
     if (!['json-file', 'k8s-file', 'local', 'none'].includes(logType)) throw invalid(`logger: no log driver named '${logType}' is registered`);
-    for (const [k, v] of Object.entries(logConfig.Config ?? {})) {
-      if (!['max-size', 'max-file', 'compress', 'labels', 'labels-regex', 'env', 'env-regex', 'tag', 'mode', 'max-buffer-size'].includes(k)) throw invalid(`unknown log opt '${k}' for ${logType} log driver`);
+    validateLogOpts(logType, logConfig.Config ?? {});
+    for (const [k, v] of Object.entries(logType === 'none' ? {} : logConfig.Config ?? {})) {
       if (k === 'max-size') { try { parseSize(v); } catch { throw invalid(`invalid value for max-size: ${v}`); } }
       if (k === 'max-file' && !(Number.isInteger(Number(v)) && Number(v) >= 1)) throw invalid(`max-file cannot be less than 1`);
     }
-    if (logConfig.Config?.['max-file'] && Number(logConfig.Config['max-file']) > 1 && !logConfig.Config['max-size']) throw invalid('max-file cannot be set without max-size');
+    if (logType !== 'none' && logConfig.Config?.['max-file'] && Number(logConfig.Config['max-file']) > 1 && !logConfig.Config['max-size']) throw invalid('max-file cannot be set without max-size');
     const tty = bool(body['Tty'], 'Config.Tty');
     const labels = { ...(ic.Labels ?? {}), ...strMap(body['Labels'], 'Config.Labels') };
     const binds = strArray(hcIn['Binds'], 'HostConfig.Binds');
     const tmpfs = strMap(hcIn['Tmpfs'], 'HostConfig.Tmpfs');
 
     const config: ContainerConfig = {
-      Hostname: str(body['Hostname'], 'Config.Hostname') || id.slice(0, 12),
+      // Docker: the host's name with --network host, else the short ID
+      Hostname: str(body['Hostname'], 'Config.Hostname') || (networkMode === 'host' ? os.hostname() : id.slice(0, 12)),
       Domainname: str(body['Domainname'], 'Config.Domainname'),
       User: body['User'] !== undefined && body['User'] !== '' ? str(body['User'], 'Config.User') : (ic.User ?? ''),
       AttachStdin: bool(body['AttachStdin'], 'Config.AttachStdin'),
@@ -469,7 +474,7 @@ export class ContainerService {
       Tty: tty,
       OpenStdin: bool(body['OpenStdin'], 'Config.OpenStdin'),
       StdinOnce: bool(body['StdinOnce'], 'Config.StdinOnce'),
-      Env: mergeEnv(ic.Env ?? [], strArray(body['Env'], 'Config.Env') ?? []),
+      Env: mergeImageEnv(strArray(body['Env'], 'Config.Env') ?? [], ic.Env ?? []),
       Cmd: cmd,
       Image: imageRef,
       Volumes: { ...(ic.Volumes ?? {}), ...((body['Volumes'] as Record<string, object> | null) ?? {}) },
@@ -490,6 +495,7 @@ export class ContainerService {
 
     const consoleSize = Array.isArray(hcIn['ConsoleSize']) ? (hcIn['ConsoleSize'] as number[]) : [0, 0];
     const hostConfig: HostConfig = {
+      ...hostConfigZero,
       ...(hcIn as Partial<HostConfig>),
       Binds: binds,
       LogConfig: { Type: logType, Config: logConfig.Config ?? {} },
@@ -500,9 +506,10 @@ export class ContainerService {
       VolumesFrom: strArray(hcIn['VolumesFrom'], 'HostConfig.VolumesFrom'),
       CapAdd: strArray(hcIn['CapAdd'], 'HostConfig.CapAdd'),
       CapDrop: strArray(hcIn['CapDrop'], 'HostConfig.CapDrop'),
-      Dns: strArray(hcIn['Dns'], 'HostConfig.Dns') ?? [],
-      DnsOptions: strArray(hcIn['DnsOptions'], 'HostConfig.DnsOptions') ?? [],
-      DnsSearch: strArray(hcIn['DnsSearch'], 'HostConfig.DnsSearch') ?? [],
+      // as sent (the CLI sends [], a sparse client nothing: null), as Docker stores them
+      Dns: strArray(hcIn['Dns'], 'HostConfig.Dns'),
+      DnsOptions: strArray(hcIn['DnsOptions'], 'HostConfig.DnsOptions'),
+      DnsSearch: strArray(hcIn['DnsSearch'], 'HostConfig.DnsSearch'),
       ExtraHosts: strArray(hcIn['ExtraHosts'], 'HostConfig.ExtraHosts'),
       GroupAdd: strArray(hcIn['GroupAdd'], 'HostConfig.GroupAdd'),
       IpcMode: str(hcIn['IpcMode'], 'HostConfig.IpcMode') || 'private',
@@ -515,10 +522,23 @@ export class ContainerService {
       Tmpfs: tmpfs,
       ShmSize: num(hcIn['ShmSize'], 'HostConfig.ShmSize') || 64 * 1024 * 1024,
       ConsoleSize: [Number(consoleSize[0] ?? 0), Number(consoleSize[1] ?? 0)],
-      Runtime: 'runc',
+      Runtime: str(hcIn['Runtime'], 'HostConfig.Runtime') || 'runc',
     };
-    if (hostConfig.Init === undefined) hostConfig.Init = null;
+    // omitempty in Docker's HostConfig: absent unless set
+    if (hostConfig.Init === undefined || hostConfig.Init === null) delete hostConfig.Init;
+    if (!Object.keys(tmpfs).length) delete hostConfig.Tmpfs;
+    for (const k of ['Sysctls', 'StorageOpt', 'Annotations'] as const) {
+      const m = hostConfig[k];
+      if (m === null || (typeof m === 'object' && !Object.keys(m as object).length)) delete hostConfig[k];
+    }
+    validateCreate({
+      Hostname: config.Hostname, Env: config.Env, Healthcheck: config.Healthcheck as HealthConfig | undefined,
+      requestedHostname: str(body['Hostname'], 'Config.Hostname'), exposesPorts: Object.keys((body['ExposedPorts'] as Record<string, object> | null) ?? {}).length > 0,
+    }, hostConfig);
+    // Docker answers 400 here (a 404 would make the CLI try to pull the image).
+    for (const mode of [hostConfig.PidMode, hostConfig.IpcMode, networkMode]) { const ref = joinedContainer(mode); if (ref && !this.find(ref)) throw invalid(`No such container: ${ref}`); }
     const warnings = validateResources(hostConfig);
+    applyDefaults(hostConfig, (ref) => this.find(ref)?.Id); // after the checks, as Docker adapts after verifying
 
     const rec: ContainerRecord = {
       Id: id,
@@ -559,7 +579,7 @@ export class ContainerService {
     const hc = rec.HostConfig;
     const dir = this.dir(rec.Id);
     const host = hc.NetworkMode === 'host';
-    const hostname = host ? os.hostname() : rec.Config.Hostname;
+    const hostname = rec.Config.Hostname; // the host's own name with --network host unless -h was given
     if (host) {
       let hosts = '';
       try { hosts = fs.readFileSync('/etc/hosts', 'utf8'); } catch { hosts = hostsFile(hostname, undefined, []); }
@@ -663,6 +683,10 @@ export class ContainerService {
 
   private specFor(rec: ContainerRecord, rootfs: string, extraMounts: OciMount[]): Record<string, unknown> {
     const c = rec.Config, hc = rec.HostConfig;
+    // Docker (initializeNetworking): joining another container's network takes its hostname and /etc files.
+    const joinedNet = joinedContainer(hc.NetworkMode);
+    const nc = joinedNet ? this.find(joinedNet) : undefined;
+    if (nc) { c.Hostname = nc.Config.Hostname; c.Domainname = nc.Config.Domainname; }
     const user = resolveUser(rootfs, c.User, hc.GroupAdd ?? []);
     const cwd = c.WorkingDir || '/';
     if (cwd !== '/') {
@@ -673,20 +697,18 @@ export class ContainerService {
       }
     }
     const hostNet = hc.NetworkMode === 'host';
-    const env = [...c.Env];
-    if (!env.some((e) => e.startsWith('PATH='))) env.unshift(DEFAULT_PATH);
-    const extra = [`HOSTNAME=${hostNet ? os.hostname() : c.Hostname}`];
+    // Docker's CreateDaemonEnvironment: defaults, then Config.Env ("NAME" alone unsets).
+    const extra = [DEFAULT_PATH, `HOSTNAME=${c.Hostname}`];
     if (c.Tty) extra.push('TERM=xterm');
-    const finalEnv = mergeEnv(extra, env);
+    const finalEnv = replaceOrAppendEnv(extra, c.Env);
     if (!finalEnv.some((e) => e.startsWith('HOME='))) finalEnv.push(`HOME=${user.home || '/'}`);
 
-    const dir = this.dir(rec.Id);
     const mounts: OciMount[] = [];
     let netSource = rec;
     if (hc.NetworkMode.startsWith('container:')) netSource = this.get(hc.NetworkMode.slice(10));
     const etcDir = this.dir(netSource.Id);
     for (const [f, dst] of [['resolv.conf', '/etc/resolv.conf'], ['hostname', '/etc/hostname'], ['hosts', '/etc/hosts']] as const) {
-      mounts.push({ destination: dst, type: 'bind', source: path.join(f === 'hostname' ? dir : etcDir, f), options: ['rbind', 'rprivate'] });
+      mounts.push({ destination: dst, type: 'bind', source: path.join(etcDir, f), options: ['rbind', 'rprivate'] });
     }
     mounts.push(...extraMounts);
     let network: 'new' | 'host' | { path: string } = 'new';
@@ -696,13 +718,15 @@ export class ContainerService {
       network = { path: `/proc/${netSource.State.Pid}/ns/net` };
     }
     const [h, w] = hc.ConsoleSize ?? [0, 0];
+    const ns = this.joinedNamespaces(rec, mounts);
+    const dev = this.deviceSpec(hc);
     const caps = effectiveCapabilities(hc.Privileged, hc.CapAdd ?? [], hc.CapDrop ?? []);
     let seccomp: unknown;
-    const secOpt = (hc.SecurityOpt ?? []).find((o) => o.startsWith('seccomp=') || o.startsWith('seccomp:'));
-    const secVal = secOpt?.slice(8);
+    // The value is a profile's JSON (the CLI sends a file's content), or Docker's built-in names.
+    const secVal = parseSecurityOpt(hc.SecurityOpt).seccomp;
     if (!hc.Privileged && secVal !== 'unconfined') {
-      if (secVal) {
-        try { seccomp = fromDockerProfile(JSON.parse(secVal.trim().startsWith('{') ? secVal : fs.readFileSync(secVal, 'utf8')), caps); } catch (e) { throw invalid(`opening seccomp profile (${secVal}) failed: ${errorMessage(e)}`); }
+      if (secVal && secVal !== 'builtin') {
+        try { seccomp = fromDockerProfile(JSON.parse(secVal), caps); } catch (e) { throw invalid(`Decoding seccomp profile failed: ${errorMessage(e)}`); }
       } else {
         seccomp = defaultSeccompProfile(caps);
       }
@@ -726,7 +750,7 @@ export class ContainerService {
       additionalGids: user.additionalGids,
       terminal: c.Tty,
       ...(h && w ? { consoleSize: { height: h, width: w } } : {}),
-      hostname: hostNet ? os.hostname() : c.Hostname,
+      hostname: c.Hostname,
       privileged: hc.Privileged,
       capAdd: hc.CapAdd ?? [],
       capDrop: hc.CapDrop ?? [],
@@ -735,15 +759,85 @@ export class ContainerService {
       ipcHost: hc.IpcMode === 'host',
       pidHost: hc.PidMode === 'host',
       utsHost: hc.UTSMode === 'host',
-      cgroupsPath: `/berth/${rec.Id}`,
+      ...ns,
+      noShm: hc.IpcMode === 'none' || hc.IpcMode === 'shareable',
+      cgroupns: hc.CgroupnsMode === 'private',
+      ...dev,
+      ...(Array.isArray(hc['MaskedPaths']) ? { maskedPaths: hc['MaskedPaths'] as string[] } : {}),
+      ...(Array.isArray(hc['ReadonlyPaths']) ? { readonlyPaths: hc['ReadonlyPaths'] as string[] } : {}),
+      cgroupsPath: this.cgroupPath(rec),
       shmSize: hc.ShmSize || 64 * 1024 * 1024,
-      sysctls: hc.Sysctls ?? {},
-      noNewPrivileges: (hc.SecurityOpt ?? []).some((s) => s === 'no-new-privileges' || s === 'no-new-privileges:true'),
+      // runc 1.1 ignores the spec's domainname; Docker itself long set it as this sysctl
+      sysctls: { ...(c.Domainname && hc.UTSMode !== 'host' ? { 'kernel.domainname': c.Domainname } : {}), ...(hc.Sysctls ?? {}) },
+      noNewPrivileges: parseSecurityOpt(hc.SecurityOpt).noNewPrivileges,
       annotations: {},
       resources: ociResources(hc),
       rlimits: rlimits(hc['Ulimits'] as Ulimit[] | null | undefined),
       ...(typeof hc.OomScoreAdj === 'number' ? { oomScoreAdj: hc.OomScoreAdj } : {}),
     });
+  }
+
+  /**
+   * --pid/--ipc container:X join X's namespaces (X must run; for IPC it must
+   * be shareable, and its /dev/shm comes along); --ipc host shares the host's /dev/shm.
+   */
+  private joinedNamespaces(rec: ContainerRecord, mounts: OciMount[]): { pidPath?: string; ipcPath?: string } {
+    const hc = rec.HostConfig;
+    const out: { pidPath?: string; ipcPath?: string } = {};
+    const running = (ref: string, what: string): ContainerRecord => {
+      const t = this.find(ref);
+      if (!t) throw invalid(`failed to join ${what} namespace: No such container: ${ref}`);
+      if (!t.State.Running || !t.State.Pid) throw conflict(`failed to join ${what} namespace: container ${t.Id} is not running`);
+      if (t.State.Restarting) throw conflict(`failed to join ${what} namespace: container ${t.Id} is restarting, wait until the container is running`);
+      return t;
+    };
+    const pidRef = joinedContainer(hc.PidMode);
+    if (pidRef) out.pidPath = `/proc/${running(pidRef, 'PID').State.Pid}/ns/pid`;
+    const ipcRef = joinedContainer(hc.IpcMode);
+    if (ipcRef) {
+      const t = running(ipcRef, 'IPC');
+      if (t.HostConfig.IpcMode !== 'shareable') throw invalid(`failed to join IPC namespace: container ${ipcRef}: non-shareable IPC (hint: use IpcMode:shareable for the donor container)`);
+      out.ipcPath = `/proc/${t.State.Pid}/ns/ipc`;
+      mounts.push({ destination: '/dev/shm', type: 'bind', source: this.shmDir(t.Id), options: ['rbind', 'rprivate'] });
+    } else if (hc.IpcMode === 'shareable') {
+      // A tmpfs on the host side, so containers joining this IPC namespace can bind the same /dev/shm.
+      const dir = this.shmDir(rec.Id);
+      fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+      this.unmountQuiet(dir);
+      native().mount('shm', dir, 'tmpfs', 2 | 4 | 8, `mode=1777,size=${hc.ShmSize || 64 * 1024 * 1024}`); // MS_NOSUID|MS_NODEV|MS_NOEXEC
+      mounts.push({ destination: '/dev/shm', type: 'bind', source: dir, options: ['rbind', 'rprivate'] });
+    } else if (hc.IpcMode === 'host') {
+      mounts.push({ destination: '/dev/shm', type: 'bind', source: '/dev/shm', options: ['rbind', 'rprivate'] });
+    }
+    return out;
+  }
+
+  /** Docker's cgroupfs path: <--cgroup-parent, default /berth>/<id>. */
+  private cgroupPath(rec: ContainerRecord): string {
+    const parent = String(rec.HostConfig['CgroupParent'] ?? '') || '/berth';
+    return path.posix.join('/', parent, rec.Id); // anchored at the root: stats read it from /sys/fs/cgroup
+  }
+
+  private shmDir(id: string): string { return path.join(this.dir(id), 'shm'); }
+
+  /** --device, --device-cgroup-rule and --privileged's host devices. */
+  private deviceSpec(hc: HostConfig): { devices: OciDevice[]; deviceRules: OciDeviceRule[] } {
+    const devices: OciDevice[] = [], deviceRules: OciDeviceRule[] = [];
+    const list = (Array.isArray(hc['Devices']) ? hc['Devices'] : []) as Array<{ PathOnHost?: string; PathInContainer?: string; CgroupPermissions?: string }>;
+    if (hc.Privileged) devices.push(...hostDevices());
+    for (const m of list) {
+      const onHost = String(m.PathOnHost ?? '');
+      const inCtr = String(m.PathInContainer || onHost);
+      // privileged: every host device is there already at its own path, with all access
+      if (hc.Privileged && inCtr === onHost) continue;
+      const perms = hc.Privileged ? 'rwm' : String(m.CgroupPermissions || 'rwm');
+      if (!/^[rwm]{1,3}$/.test(perms)) throw invalid(`invalid device permissions: ${perms}`);
+      const r = devicesFromPath(onHost, inCtr, perms);
+      devices.push(...r.devices);
+      if (!hc.Privileged) deviceRules.push(...r.rules);
+    }
+    if (!hc.Privileged) for (const rule of (hc['DeviceCgroupRules'] as string[] | null | undefined) ?? []) deviceRules.push(parseDeviceCgroupRule(String(rule)));
+    return { devices, deviceRules };
   }
 
   private initBinary(): string {
@@ -800,6 +894,7 @@ export class ContainerService {
       await this.net.detach(rec);
       ph.mark('net');
       this.unmountQuiet(this.rootfs(id));
+      if (rec.HostConfig.IpcMode === 'shareable') this.unmountQuiet(this.shmDir(id));
       ph.mark('umount');
       rec.State = { ...rec.State, Status: 'exited', Running: false, Paused: false, Restarting: false, Pid: 0, ExitCode: Number.isFinite(code) ? code : 255, OOMKilled: oom, FinishedAt: mtime.toISOString() };
       delete rec.ConmonPid;
@@ -1100,6 +1195,7 @@ export class ContainerService {
     await this.net.detach(rec);
     await this.net.release(rec);
     this.unmountQuiet(this.rootfs(id));
+    if (rec.HostConfig.IpcMode === 'shareable') this.unmountQuiet(this.shmDir(id));
     ph.mark('runc+net+umount');
     // Drop the record first: a crash after this leaves only unowned files, which start-up removes.
     fs.rmSync(path.join(this.dir(id), 'config.v2.json'), { force: true });
@@ -1188,6 +1284,8 @@ export class ContainerService {
         helper: this.o.attachHelper,
         tty: rec.Config.Tty,
         stdin,
+        stdout: o.stdout,
+        stderr: o.stderr,
         detachKeys: keys,
         onEnd: (detached) => { if (detached) this.emit(rec, 'detach'); },
       }, head);
@@ -1205,6 +1303,13 @@ export class ContainerService {
         if (cur) { const i = cur.indexOf(connect); if (i >= 0) cur.splice(i, 1); }
       });
     }
+  }
+
+  /** Whether the log stream is raw (TTY); throws Docker's error, before any reply is sent, when the driver keeps no log. */
+  logsTty(ref: string): boolean {
+    const rec = this.get(ref);
+    if (rec.HostConfig.LogConfig.Type === 'none') throw invalid(`configured logging driver does not support reading`);
+    return rec.Config.Tty;
   }
 
   logs(ref: string, out: Writable, o: { stdout: boolean; stderr: boolean; follow: boolean; tail: string; timestamps: boolean; since?: number; until?: number; coalesce?: boolean }): { stop: () => void } {
@@ -1256,7 +1361,7 @@ export class ContainerService {
   /** Streams stats objects; with stream=false sends one (after a second, so precpu is filled, unless oneShot). */
   statsStream(ref: string, o: { stream: boolean; oneShot: boolean }, write: (obj: unknown) => void, end: () => void): () => void {
     const rec = this.get(ref);
-    const cg = `/berth/${rec.Id}`;
+    const cg = this.cgroupPath(rec);
     if (!rec.State.Running) {
       write(renderStats(rec.Id, rec.Name, undefined, undefined));
       end();
@@ -1400,7 +1505,7 @@ export class ContainerService {
       let endClient: () => void = () => undefined;
       clientDone = new Promise((r) => { endClient = r; });
       const s = attachClient(client, {
-        dir, helper: this.o.attachHelper, tty, stdin: ex.OpenStdin, detachKeys: parseDetachKeys(ex.DetachKeys || null),
+        dir, helper: this.o.attachHelper, tty, stdin: ex.OpenStdin, stdout: ex.OpenStdout, stderr: ex.OpenStderr, detachKeys: parseDetachKeys(ex.DetachKeys || null),
         // The CLI reads the exit code as soon as the stream ends: record it first.
         holdEndUntil: h.exit.catch(() => undefined),
         onEnd: () => endClient(),
@@ -1548,6 +1653,9 @@ export class ContainerService {
     const state: Record<string, unknown> = { ...r.State };
     if (!r.State.Health) delete state['Health'];
     const hc: Record<string, unknown> = { ...r.HostConfig };
+    // Docker fills these paths when the container first starts (network set-up, logger).
+    const started = r.State.StartedAt !== ZERO_TIME || r.State.Running;
+    const p = (file: string): string => (started ? file : '');
     return {
       Id: r.Id,
       Created: r.Created,
@@ -1555,10 +1663,10 @@ export class ContainerService {
       Args: r.Args,
       State: state,
       Image: r.Image,
-      ResolvConfPath: path.join(dir, 'resolv.conf'),
-      HostnamePath: path.join(dir, 'hostname'),
-      HostsPath: path.join(dir, 'hosts'),
-      LogPath: this.logPath(r.Id),
+      ResolvConfPath: p(path.join(dir, 'resolv.conf')),
+      HostnamePath: p(path.join(dir, 'hostname')),
+      HostsPath: p(path.join(dir, 'hosts')),
+      LogPath: p(this.logPath(r.Id)),
       Name: r.Name,
       RestartCount: r.RestartCount,
       Driver: 'overlay2',
@@ -1568,11 +1676,22 @@ export class ContainerService {
       AppArmorProfile: '',
       ExecIDs: execIds.length ? execIds : null,
       HostConfig: hc,
-      GraphDriver: { Name: 'overlay2', Data: { MergedDir: this.rootfs(r.Id) } },
+      GraphDriver: { Name: 'overlay2', Data: this.graphData(r) },
       Mounts: this.mounts(r),
       Config: r.Config,
       NetworkSettings: this.net.inspect(r),
     };
+  }
+
+  /** Docker's overlay2 GraphDriver.Data: LowerDir lists the image layers, top first. */
+  private graphData(r: ContainerRecord): Record<string, string> {
+    const snaps = this.o.images.snapshots;
+    const upper = snaps.upperDir(r.Id);
+    const data: Record<string, string> = {};
+    try {
+      if (r.SnapshotParent && snaps.layerChain && snaps.layerPath) data['LowerDir'] = snaps.layerChain(r.SnapshotParent).reverse().map((c) => snaps.layerPath!(c)).join(':');
+    } catch { /* a layer went missing: show what is known */ }
+    return { ...data, MergedDir: this.rootfs(r.Id), UpperDir: upper, WorkDir: path.join(path.dirname(upper), 'work') };
   }
 
   counts(): { total: number; running: number; paused: number; stopped: number } {

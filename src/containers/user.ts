@@ -56,7 +56,7 @@ export function resolveUser(rootfs: string, spec: string, groupAdd: string[] = [
     const g = groups.find((e) => (isNum(ga) ? e.gid === Number(ga) : e.name === ga));
     if (g) additional.add(g.gid);
     else if (isNum(ga)) additional.add(Number(ga));
-    else throw invalid(`Unable to find group ${ga}`);
+    else throw invalid(`Unable to find group ${ga}: no matching entries in group file`);
   }
   return { uid, gid, additionalGids: [...additional], home };
 }

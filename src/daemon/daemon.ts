@@ -7,6 +7,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { buildRouter, createHttpHandler, API_VERSION, MIN_API_VERSION, type Backends } from '../api';
 import { Builder } from '../build';
+import { notFound } from '../common/errors';
 import type { Filters } from '../common/filters';
 import { log } from '../common/log';
 import { native, LOCK_EX, LOCK_NB, buildDir } from '../common/native';
@@ -14,7 +15,7 @@ import { ContainerService } from '../containers';
 import { ContainerFilesystem } from '../containers/filesystem';
 import { createDistributionBackend } from '../distribution/backend';
 import { EventBus, eventJson, matchEvent } from '../events';
-import { createImageService, type ImageService } from '../images';
+import { createImageService, parsePlatform, type ImageService } from '../images';
 import { createNetworkService, type NetworkService } from '../network';
 import { VolumeMounts, VolumeService } from '../volumes';
 import type { DaemonConfig } from './config';
@@ -196,7 +197,10 @@ export class Daemon {
         },
       },
       containers: {
-        create: (body, name) => c.create(body, name),
+        create: (body, name, platform) => {
+          if (platform) this.checkPlatform(String(body['Image'] ?? ''), platform);
+          return c.create(body, name);
+        },
         start: (ref) => c.start(ref),
         stop: (ref, t, sig) => c.stop(ref, t, sig),
         restart: (ref, t, sig) => c.restart(ref, t, sig),
@@ -209,7 +213,7 @@ export class Daemon {
         wait: (ref, cond) => c.wait(ref, cond),
         attach: (ref, hijack, o) => c.attach(ref, hijack, o),
         logs: (ref, out, o) => c.logs(ref, out, o),
-        isTty: (ref) => c.get(ref).Config.Tty,
+        isTty: (ref) => c.logsTty(ref),
         resize: (ref, h, w) => c.resize(ref, h, w),
         top: (ref, a) => c.top(ref, a),
         stats: (ref, o, w, e) => c.statsStream(ref, o, w, e),
@@ -249,6 +253,19 @@ export class Daemon {
         prune: (f: Filters) => images.prune(f, (id) => c.usingImage(id)),
       },
     };
+  }
+
+  /** Docker's answer (a 404, so the CLI pulls the right variant) when the local image is for another platform. */
+  private checkPlatform(ref: string, platform: string): void {
+    const want = parsePlatform(platform);
+    const img = this.images.tryGet(ref);
+    if (!img) return; // the create itself reports the missing image
+    const c = img.config;
+    const have = { os: c.os || 'linux', architecture: c.architecture || want.architecture, variant: c.variant ?? '' };
+    const fmt = (p: { os: string; architecture: string; variant: string }): string => [p.os, p.architecture, p.variant].filter(Boolean).join('/');
+    if (have.os !== want.os || have.architecture !== want.architecture || (want.variant && have.variant && want.variant !== have.variant)) {
+      throw notFound(`image with reference ${ref} was found but its platform (${fmt(have)}) does not match the specified platform (${fmt(want)})`);
+    }
   }
 
   version(): Record<string, unknown> {

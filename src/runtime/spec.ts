@@ -1,6 +1,7 @@
 // Container settings → OCI runtime spec (config.json), with Docker's defaults
 // for mounts, masked paths, capabilities and devices.
 import * as fs from 'node:fs';
+import type { OciDevice, OciDeviceRule } from './devices';
 
 export interface OciMount { destination: string; type?: string; source?: string; options?: string[] }
 
@@ -26,6 +27,20 @@ export interface SpecInput {
   ipcHost: boolean;
   pidHost: boolean;
   utsHost: boolean;
+  /** namespaces of another container to join (--pid/--ipc container:X) */
+  pidPath?: string;
+  ipcPath?: string;
+  /** no /dev/shm at all (--ipc none) */
+  noShm?: boolean;
+  /** a private cgroup namespace (--cgroupns private) */
+  cgroupns?: boolean;
+  /** device nodes to create (--device, or the host's for --privileged) */
+  devices?: OciDevice[];
+  /** device cgroup rules after Docker's defaults (--device, --device-cgroup-rule) */
+  deviceRules?: OciDeviceRule[];
+  /** HostConfig.MaskedPaths / ReadonlyPaths; Docker's defaults when absent */
+  maskedPaths?: string[];
+  readonlyPaths?: string[];
   cgroupsPath: string;
   shmSize: number;
   sysctls: Record<string, string>;
@@ -113,13 +128,17 @@ export function buildSpec(s: SpecInput): Record<string, unknown> {
     { destination: '/sys/fs/cgroup', type: 'cgroup', source: 'cgroup', options: ['nosuid', 'noexec', 'nodev', 'relatime', s.privileged ? 'rw' : 'ro'] },
     { destination: '/dev/mqueue', type: 'mqueue', source: 'mqueue', options: ['nosuid', 'noexec', 'nodev'] },
   ];
-  if (!s.ipcHost) mounts.push({ destination: '/dev/shm', type: 'tmpfs', source: 'shm', options: ['nosuid', 'noexec', 'nodev', 'mode=1777', `size=${s.shmSize}`] });
+  // --ipc host and container:X bring their /dev/shm in s.mounts; none has none.
+  if (!s.ipcHost && !s.ipcPath && !s.noShm) mounts.push({ destination: '/dev/shm', type: 'tmpfs', source: 'shm', options: ['nosuid', 'noexec', 'nodev', 'mode=1777', `size=${s.shmSize}`] });
   mounts.push(...s.mounts);
 
   const namespaces: Array<{ type: string; path?: string }> = [{ type: 'mount' }];
-  if (!s.pidHost) namespaces.push({ type: 'pid' });
-  if (!s.ipcHost) namespaces.push({ type: 'ipc' });
+  if (s.pidPath) namespaces.push({ type: 'pid', path: s.pidPath });
+  else if (!s.pidHost) namespaces.push({ type: 'pid' });
+  if (s.ipcPath) namespaces.push({ type: 'ipc', path: s.ipcPath });
+  else if (!s.ipcHost) namespaces.push({ type: 'ipc' });
   if (!s.utsHost) namespaces.push({ type: 'uts' });
+  if (s.cgroupns) namespaces.push({ type: 'cgroup' });
   if (s.network === 'new') namespaces.push({ type: 'network' });
   else if (s.network !== 'host') namespaces.push({ type: 'network', path: s.network.path });
 
@@ -139,13 +158,14 @@ export function buildSpec(s: SpecInput): Record<string, unknown> {
   const linux: Record<string, unknown> = {
     namespaces,
     cgroupsPath: s.cgroupsPath,
-    resources: { ...(s.resources ?? {}), devices: s.privileged ? [{ allow: true, access: 'rwm' }] : defaultDeviceRules },
+    resources: { ...(s.resources ?? {}), devices: s.privileged ? [{ allow: true, access: 'rwm' }] : [...defaultDeviceRules, ...(s.deviceRules ?? [])] },
     sysctl: Object.keys(s.sysctls).length ? s.sysctls : undefined,
   };
+  if (s.devices?.length) linux['devices'] = s.devices;
   if (s.seccomp && !s.privileged) linux['seccomp'] = s.seccomp;
   if (!s.privileged) {
-    linux['maskedPaths'] = maskedPaths;
-    linux['readonlyPaths'] = readonlyPaths;
+    linux['maskedPaths'] = s.maskedPaths ?? maskedPaths;
+    linux['readonlyPaths'] = s.readonlyPaths ?? readonlyPaths;
   }
   return {
     ociVersion: '1.0.2-dev',

@@ -29,7 +29,7 @@ export function containerRoutes(r: Router, b: ContainerBackend): void {
   r.post('/containers/create', async (c) => {
     const body = await c.json<Record<string, unknown>>();
     if (typeof body !== 'object' || body === null || Array.isArray(body)) throw invalid('config cannot be empty in order to create a container');
-    c.send(201, await b.create(body, c.query.get('name') ?? undefined));
+    c.send(201, await b.create(body, c.query.get('name') ?? undefined, c.query.get('platform') || undefined));
   });
   r.post('/containers/prune', async (c) => c.send(200, await b.prune(parseFilters(c.query.get('filters')))));
   r.get('/containers/:id/json', (c) => c.send(200, b.inspect(c.params[0]!, parseBool(c.query.get('size')))));

@@ -3,7 +3,7 @@ import { writeFileSync, existsSync } from 'node:fs';
 import { isNotFound } from '../../client/errors';
 import type { Hijacked } from '../../client/transport';
 import type { ContainerInspect, WaitResponse } from '../../client/types';
-import { PROG, StatusError, type Cli, type CommandSpec } from '../cli';
+import { flagValueError, PROG, StatusError, type Cli, type CommandSpec } from '../cli';
 import type { Flags } from '../flags';
 import { displayJSONStream } from '../jsonstream';
 import { familiarString, parseNormalizedNamed, tagNameOnly, type Reference } from '../reference';
@@ -99,7 +99,8 @@ function parseContainerFlags(cli: Cli, fl: Flags, args: string[], cmd: string): 
   try {
     return buildCreateConfig(fl, args, cli.ttySize());
   } catch (e) {
-    if (e instanceof OptsError) throw withHelp(e, cmd);
+    // a flag's own value check fails as pflag does (with the usage line); the rest as the CLI's later checks
+    if (e instanceof OptsError) throw e.message.startsWith('invalid argument "') ? flagValueError(cmd === 'run' ? run : create, cli.commandPath, e.message) : withHelp(e, cmd);
     throw e;
   }
 }
