@@ -13,6 +13,7 @@ import { native, LOCK_EX, LOCK_NB, buildDir } from '../common/native';
 import { ContainerService } from '../containers';
 import { ContainerFilesystem } from '../containers/filesystem';
 import { createDistributionBackend } from '../distribution/backend';
+import { DEFAULT_REGISTRY_CONFIG, registryInfo, type RegistryConfig } from '../distribution/config';
 import { EventBus, eventJson, matchEvent } from '../events';
 import { createImageService, type ImageService } from '../images';
 import { createNetworkService, type NetworkService } from '../network';
@@ -44,6 +45,8 @@ export class Daemon {
   networks!: NetworkService;
   private servers: Array<http.Server | https.Server> = [];
   private lockFd = -1;
+  /** The registry settings in effect (set when the API backends are built). */
+  private registryCfg: RegistryConfig | undefined;
   private readonly id: string;
 
   constructor(readonly cfg: DaemonConfig) {
@@ -168,7 +171,8 @@ export class Daemon {
     const images = this.images;
     const fsys = this.filesystem;
     const vols = this.volumes;
-    const dist = createDistributionBackend({ images, dataRoot: this.cfg.dataRoot, ...(this.cfg.configFile ? { configFile: this.cfg.configFile } : {}) });
+    const dist = createDistributionBackend({ images, dataRoot: this.cfg.dataRoot, registry: this.cfg.registry, ...(this.cfg.configFile ? { configFile: this.cfg.configFile } : {}) });
+    this.registryCfg = dist.distribution.client.cfg;
     const builder = new Builder({ dataRoot: this.cfg.dataRoot, images, containers: c, usingImage: (id) => c.usingImage(id), pull: (o, w, sig) => dist.pull(o, w, sig) });
     return {
       system: {
@@ -298,7 +302,7 @@ export class Daemon {
       OSType: 'linux',
       Architecture: os.machine(),
       IndexServerAddress: 'https://index.docker.io/v1/',
-      RegistryConfig: { AllowNondistributableArtifactsCIDRs: [], AllowNondistributableArtifactsHostnames: [], InsecureRegistryCIDRs: ['127.0.0.0/8'], IndexConfigs: {}, Mirrors: [] },
+      RegistryConfig: registryInfo(this.registryCfg ?? DEFAULT_REGISTRY_CONFIG),
       NCPU: os.cpus().length,
       MemTotal: os.totalmem(),
       GenericResources: null,
