@@ -21,7 +21,7 @@ import type { Repository, RegistryClient } from './client';
 import type { RegistryConfig } from './config';
 import { RegistryError } from './errors';
 import {
-  isLayerMediaType, parseConfigSummary, parseManifest, platformMatches, platformString, selectManifest,
+  isLayerMediaType, isSchema1Error, parseConfigSummary, schema1Error, parseManifest, platformMatches, platformString, selectManifest,
   type ConfigSummary, type Descriptor, type ImageManifest, type Platform,
 } from './media';
 import type { ProgressOutput } from './progress';
@@ -147,6 +147,7 @@ export class Puller {
       try {
         return await this.resolveOn(repo, ref, reference, want, explicit, o.signal);
       } catch (e) {
+        if (isSchema1Error(e)) throw schema1Error(refString(ref)); // Docker 28 names the full reference
         if (!repo.endpoint.mirror) throw translateError(e, ref);
         log.info('mirror failed; trying the next endpoint', { mirror: repo.endpoint.url, err: e instanceof Error ? e.message : String(e) });
         lastErr = e;
