@@ -1,4 +1,4 @@
-// Bundles the two entry points with esbuild (fast start: one file, no module
+// Bundles the entry points with esbuild (fast start: one file, no module
 // resolution at run time) and compiles the C helpers with the system compiler.
 import { buildSync } from 'esbuild';
 import { execFileSync } from 'node:child_process';
@@ -10,6 +10,8 @@ mkdirSync('build', { recursive: true });
 const common = { bundle: true, platform: 'node', target: 'node20', format: 'cjs', sourcemap: 'linked', logLevel: 'warning', legalComments: 'none' };
 buildSync({ ...common, entryPoints: ['src/daemon/main.ts'], outfile: 'dist/berthd.js' });
 buildSync({ ...common, entryPoints: ['src/cli/main.ts'], outfile: 'dist/berth.js', minifySyntax: true });
+// Layer unpacking runs in worker threads; src/snapshots/unpack.ts finds this beside berthd.js.
+buildSync({ ...common, entryPoints: ['src/snapshots/unpack-worker.ts'], outfile: 'dist/unpack-worker.js' });
 
 function newer(src, out) {
   return !existsSync(out) || statSync(src).mtimeMs > statSync(out).mtimeMs;
