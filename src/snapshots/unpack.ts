@@ -191,8 +191,20 @@ export class ChunkQueue implements AsyncIterable<Buffer> {
 // ---------------------------------------------------------------------------
 // The main thread's handle on a job.
 
-/** Bytes sent to a job and not yet consumed before write() waits. */
-const MAX_INFLIGHT = 16 << 20;
+/**
+ * Bytes sent to a job and not yet consumed before write() waits. Generous, so
+ * a download runs at the network's pace and frees its download slot for the
+ * next layer while its job catches up (the jobs, not the network, are the
+ * bottleneck on loopback); all jobs together are held to MAX_TOTAL.
+ */
+const MAX_INFLIGHT = 64 << 20;
+const MAX_TOTAL = 256 << 20;
+let totalInflight = 0;
+/** Writers waiting for room, woken whenever any job consumes. */
+const waiting = new Set<() => void>();
+function wakeAll(): void {
+  for (const w of [...waiting]) w();
+}
 
 export interface UnpackHandle {
   /** Sends a chunk; resolves when the job has room for more. */
@@ -232,7 +244,6 @@ function toError(m: { message: string; code?: string; digest?: string; compresse
 
 abstract class FlowHandle implements UnpackHandle {
   protected inflight = 0;
-  private room: (() => void) | undefined;
   protected failed: Error | undefined;
   protected readonly result: Promise<UnpackResult>;
   private settle!: { ok: (r: UnpackResult) => void; fail: (e: Error) => void };
@@ -244,16 +255,28 @@ abstract class FlowHandle implements UnpackHandle {
 
   protected consumed(n: number): void {
     this.inflight -= n;
-    if (this.inflight <= MAX_INFLIGHT) this.room?.();
+    totalInflight -= n;
+    wakeAll();
+  }
+  /** The job is over: whatever it had not acknowledged no longer counts. */
+  private release(): void {
+    totalInflight -= this.inflight;
+    this.inflight = 0;
+    wakeAll();
   }
   protected finish(r: UnpackResult): void {
     this.settle.ok(r);
-    this.room?.();
+    this.release();
   }
   protected fail(e: Error): void {
     this.failed ??= e;
     this.settle.fail(e);
-    this.room?.();
+    this.release();
+  }
+
+  /** Over budget: this job's own, or all jobs' together (unless this one has nothing in flight, so every job always progresses). */
+  private full(): boolean {
+    return this.inflight > MAX_INFLIGHT || (totalInflight > MAX_TOTAL && this.inflight > 0);
   }
 
   protected abstract send(b: Buffer): void;
@@ -261,10 +284,16 @@ abstract class FlowHandle implements UnpackHandle {
   async write(b: Buffer): Promise<void> {
     if (this.failed) throw this.failed;
     this.inflight += b.length;
+    totalInflight += b.length;
     this.send(b);
-    while (this.inflight > MAX_INFLIGHT && !this.failed) {
-      await new Promise<void>((r) => (this.room = r));
-      this.room = undefined;
+    while (this.full() && !this.failed) {
+      await new Promise<void>((r) => {
+        const wake = (): void => {
+          waiting.delete(wake);
+          r();
+        };
+        waiting.add(wake);
+      });
     }
     if (this.failed) throw this.failed;
   }
