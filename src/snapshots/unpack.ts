@@ -14,6 +14,7 @@
 // in-process, same code.
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { pipeline, Readable } from 'node:stream';
 import { Worker } from 'node:worker_threads';
@@ -361,20 +362,54 @@ function giveBack(w: Worker): void {
   idleTimers.set(w, t);
 }
 
+/**
+ * Jobs running at once: one per core. More only add contention (each job also
+ * keeps a threadpool thread busy with gunzip); a job waiting for its turn
+ * buffers its input (within the in-flight budget), so downloads go on.
+ */
+const MAX_ACTIVE = Math.max(2, os.availableParallelism());
+let active = 0;
+const queued: Array<() => void> = [];
+function nextJob(): void {
+  active--;
+  queued.shift()?.();
+}
+
 class WorkerHandle extends FlowHandle {
-  private readonly w: Worker;
+  private w: Worker | undefined;
   private readonly settled: Promise<void>;
+  private markSettled!: () => void;
   /** The worker died, or finished this job and may already run another: post nothing more to it. */
   private dead = false;
-  constructor(file: string, job: UnpackJob) {
+  /** Messages for a job still waiting for its turn. */
+  private pending: Array<{ m: ToWorker; transfer?: ArrayBuffer[] }> = [];
+  private readonly begin: () => void;
+
+  constructor(private readonly file: string, private readonly job: UnpackJob) {
     super();
-    const w = (this.w = takeWorker(file));
-    let settle!: () => void;
-    this.settled = new Promise<void>((r) => (settle = r));
-    const onExit = (code: number): void => {
+    this.settled = new Promise<void>((r) => (this.markSettled = r));
+    this.begin = () => this.start();
+    if (active < MAX_ACTIVE) this.start();
+    else queued.push(this.begin);
+  }
+
+  private start(): void {
+    active++;
+    const w = (this.w = takeWorker(this.file));
+    let over = false;
+    const done = (): void => {
+      if (over) return;
+      over = true;
       this.dead = true;
+      w.off('exit', onExit);
+      w.off('error', onError);
+      w.off('message', onMessage);
+      nextJob();
+      this.markSettled();
+    };
+    const onExit = (code: number): void => {
       this.fail(new Error(`unpack worker exited with code ${code}`));
-      settle();
+      done();
     };
     const onError = (e: Error): void => {
       this.dead = true;
@@ -386,29 +421,32 @@ class WorkerHandle extends FlowHandle {
         return;
       }
       // The job is over: the worker is free for the next one.
-      this.dead = true;
-      w.off('exit', onExit);
-      w.off('error', onError);
-      w.off('message', onMessage);
+      done();
       if (m.t === 'done') this.finish(m.r);
       else this.fail(toError(m));
       giveBack(w);
-      settle();
     };
     w.once('exit', onExit);
     w.on('error', onError);
     w.on('message', onMessage);
-    w.postMessage({ t: 'job', job } satisfies ToWorker);
+    w.postMessage({ t: 'job', job: this.job } satisfies ToWorker);
+    for (const { m, transfer } of this.pending.splice(0)) w.postMessage(m, transfer);
   }
-  protected send(b: Buffer): void {
+
+  private post(m: ToWorker, transfer?: ArrayBuffer[]): void {
     if (this.dead) return;
+    if (this.w) this.w.postMessage(m, transfer);
+    else this.pending.push(transfer ? { m, transfer } : { m });
+  }
+
+  protected send(b: Buffer): void {
     // Transfer the memory when the chunk owns all of it; otherwise copy (a view of a shared pool must not be detached).
     const own = b.byteOffset === 0 && b.byteLength === b.buffer.byteLength && !(b.buffer instanceof SharedArrayBuffer);
     const u = own ? new Uint8Array(b.buffer, 0, b.byteLength) : new Uint8Array(b);
-    this.w.postMessage({ t: 'data', b: u } satisfies ToWorker, [u.buffer as ArrayBuffer]);
+    this.post({ t: 'data', b: u }, [u.buffer as ArrayBuffer]);
   }
   async end(): Promise<UnpackResult> {
-    if (!this.dead) this.w.postMessage({ t: 'end' } satisfies ToWorker);
+    this.post({ t: 'end' });
     try {
       return await this.result;
     } finally {
@@ -416,8 +454,18 @@ class WorkerHandle extends FlowHandle {
     }
   }
   async abort(): Promise<void> {
+    if (!this.w) {
+      // Still waiting for its turn: it never touched a file.
+      const i = queued.indexOf(this.begin);
+      if (i >= 0) queued.splice(i, 1);
+      this.dead = true;
+      this.pending = [];
+      this.fail(new Error('unpack aborted'));
+      this.markSettled();
+      return;
+    }
     // A message, not terminate(): the job closes its files and stops at its next read.
-    if (!this.dead) this.w.postMessage({ t: 'abort' } satisfies ToWorker);
+    this.post({ t: 'abort' });
     await this.result.catch(() => undefined);
     await this.settled;
   }

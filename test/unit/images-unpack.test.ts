@@ -126,6 +126,26 @@ for (const [mode, worker] of modes) {
   });
 }
 
+test('worker: more jobs than cores queue, buffer their input, and all finish; a queued job aborts cleanly', { skip: fs.existsSync(WORKER) ? false : 'no worker bundle (make build)' }, async () => {
+  useUnpackWorker(WORKER);
+  const n = Math.max(2, os.availableParallelism()) + 3;
+  const tars = await Promise.all(Array.from({ length: n }, (_, i) => tarBuf([file(`f${i}`, Buffer.alloc(200_000 + i, i))])));
+  // Start every job before feeding any, so that some wait for a turn.
+  const roots = tars.map(() => tmp());
+  const handles = tars.map((_, i) => startUnpack(job(roots[i]!)));
+  const aborted = startUnpack(job(tmp()));
+  await aborted.write(Buffer.from(gzipSync(tars[0]!)));
+  await aborted.abort();
+  const results = await Promise.all(handles.map(async (h, i) => {
+    await h.write(Buffer.from(gzipSync(tars[i]!)));
+    return h.end();
+  }));
+  results.forEach((r, i) => {
+    assert.equal(r.diffId, sha(tars[i]!));
+    assert.equal(fs.statSync(path.join(roots[i]!, 'tmp-x', 'fs', `f${i}`)).size, 200_000 + i);
+  });
+});
+
 test('a finished job commits through the content store and the snapshotter', async () => {
   useUnpackWorker(null);
   const root = tmp();
