@@ -80,6 +80,18 @@ async function section(tag: string, title: string, fn: () => Promise<void>): Pro
   console.log(`   (${((performance.now() - t0) / 1000).toFixed(1)} s)`);
 }
 
+/** utime+stime of a process (all its threads) in ms, from /proc. */
+function cpuMs(pid: number | undefined): number {
+  if (pid === undefined) return NaN;
+  try {
+    const f = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const rest = f.slice(f.lastIndexOf(')') + 2).split(' ');
+    return ((Number(rest[11]) + Number(rest[12])) * 1000) / 100; // fields 14 and 15, in USER_HZ (100)
+  } catch {
+    return NaN;
+  }
+}
+
 async function timed<T>(fn: () => Promise<T>): Promise<[number, T]> {
   const t0 = performance.now();
   const v = await fn();
@@ -130,6 +142,7 @@ async function main(): Promise<void> {
     await section('a', 'pull ~200 MB / 5 layers from a loopback registry', async () => {
       const berth: number[] = [];
       const skopeo: number[] = [];
+      const cpu: number[] = [];
       for (let i = 0; i < RUNS; i++) {
         const dir = path.join(d.dir, `skopeo-dir-${i}`);
         fs.rmSync(dir, { recursive: true, force: true });
@@ -138,9 +151,11 @@ async function main(): Promise<void> {
         skopeo.push(ms);
         fs.rmSync(dir, { recursive: true, force: true });
 
+        const cpu0 = cpuMs(d.pid);
         const [pms, pr] = await timed(() => d.docker(['pull', '-q', ref], { timeoutMs: 300_000 }));
         if (pr.code !== 0) throw new Error(`docker pull: ${pr.stderr}`);
         berth.push(pms);
+        cpu.push(cpuMs(d.pid) - cpu0);
         if (i < RUNS - 1) {
           const rm = await d.docker(['rmi', ref]);
           if (rm.code !== 0) throw new Error(`rmi: ${rm.stderr}`);
@@ -149,6 +164,8 @@ async function main(): Promise<void> {
       }
       const ratio = median(berth) / median(skopeo);
       console.log(`   berth pull: ${berth.map(fmtMs).join(', ')}; skopeo copy → dir: ${skopeo.map(fmtMs).join(', ')}; ratio ${ratio.toFixed(2)}`);
+      // CPU time is steadier than wall time on a shared machine; on 2 cores the pull is CPU-bound.
+      console.log(`   berthd CPU per pull (all threads): ${cpu.map(fmtMs).join(', ')}; median ${fmtMs(median(cpu))}`);
       rows.push({ name: '(a) pull 5 layers (docker pull)', figure: `med ${fmtMs(median(berth))} (${(gzMB / (median(berth) / 1000)).toFixed(0)} MB/s)`, floor: `skopeo ${fmtMs(median(skopeo))}`, target: `≤ ${TARGET.pullOverSkopeo}× skopeo`, ok: ratio <= TARGET.pullOverSkopeo, note: `ratio ${ratio.toFixed(2)}` });
     });
 

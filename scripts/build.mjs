@@ -1,4 +1,4 @@
-// Bundles the two entry points with esbuild (fast start: one file, no module
+// Bundles the entry points with esbuild (fast start: one file, no module
 // resolution at run time) and compiles the C helpers with the system compiler.
 import { buildSync } from 'esbuild';
 import { execFileSync } from 'node:child_process';
@@ -15,6 +15,8 @@ buildSync({ ...common, sourcemap: false, entryPoints: ['src/cli/boot.ts'], outfi
 rmSync('dist/berth.js.cache', { force: true });
 // Node 20 cannot serve import() from the vm.Script the launcher compiles: keep the CLI bundle free of it.
 if (/\bimport\(["']/.test(readFileSync('dist/berth.js', 'utf8'))) throw new Error('dist/berth.js contains import(): use a static import or require in src/cli');
+// Layer unpacking runs in worker threads; src/snapshots/unpack.ts finds this beside berthd.js.
+buildSync({ ...common, entryPoints: ['src/snapshots/unpack-worker.ts'], outfile: 'dist/unpack-worker.js' });
 
 function newer(src, out) {
   return !existsSync(out) || statSync(src).mtimeMs > statSync(out).mtimeMs;

@@ -40,6 +40,15 @@ export interface ContentStore {
    * after the returned iterable has been fully consumed.
    */
   tee(src: AsyncIterable<Uint8Array>, expected?: Expected): Promise<{ stream: AsyncIterable<Buffer>; commit(): Promise<Descriptor>; abort(): Promise<void> }>;
+  /** A fresh path in the ingest dir for a blob written elsewhere (a crash leaves it for cleanupIngest). */
+  ingestPath(): string;
+  /**
+   * Moves an ingest file, already verified against digest and fsynced by its
+   * writer, into place (dropped when the blob exists already).
+   */
+  adopt(ingest: string, digest: string): void;
+  /** Removes an ingest file (missing is fine). */
+  discardIngest(ingest: string): void;
   has(digest: string): boolean;
   /** Path of the blob file (whether or not it exists). */
   path(digest: string): string;
@@ -191,6 +200,29 @@ class LocalContentStore implements ContentStore {
       }
     }
     return { stream: stream(), commit: () => w.commit(), abort: () => w.abort() };
+  }
+
+  ingestPath(): string {
+    return path.join(this.ingest, randomBytes(12).toString('hex'));
+  }
+
+  private checkIngest(p: string): string {
+    if (path.dirname(p) !== this.ingest || !/^[a-f0-9]{24}$/.test(path.basename(p))) throw invalid(`not an ingest file: ${p}`);
+    return p;
+  }
+
+  adopt(ingest: string, digest: string): void {
+    const dst = this.path(digest);
+    if (fs.existsSync(dst)) {
+      fs.rmSync(this.checkIngest(ingest), { force: true });
+      return;
+    }
+    fs.renameSync(this.checkIngest(ingest), dst);
+    fsyncDir(path.dirname(dst));
+  }
+
+  discardIngest(ingest: string): void {
+    fs.rmSync(this.checkIngest(ingest), { force: true });
   }
 
   has(digest: string): boolean {

@@ -1,5 +1,6 @@
 // berthd's flags and config file, mirroring dockerd's names.
 import * as fs from 'node:fs';
+import { registrySettings, type RegistryConfig, type RegistryFlags } from '../distribution/config';
 
 export interface DaemonConfig {
   hosts: string[];
@@ -17,6 +18,8 @@ export interface DaemonConfig {
   tlsKey?: string;
   configFile?: string;
   network: { bip?: string; fixedCidr?: string; mtu?: number; addressPools?: Array<{ base: string; size: number }> };
+  /** Registry settings from flags and the config file (validated; unset keys keep their defaults). */
+  registry: Partial<RegistryConfig>;
 }
 
 export const DEFAULT_SOCKET = 'unix:///run/berth/berth.sock';
@@ -37,9 +40,14 @@ Options:
       --fixed-cidr string      IPv4 subnet for fixed IPs on the default bridge
   -G, --group string           Group for the unix socket (default "berth")
   -H, --host list              Daemon socket(s) to connect to (default unix:///run/berth/berth.sock)
+      --insecure-registry list Enable insecure registry communication (host:port or CIDR; repeatable)
   -l, --log-level string       Set the logging level ("debug"|"info"|"warn"|"error"|"fatal") (default "info")
+      --max-concurrent-downloads int  Set the max concurrent downloads for each pull (default 3)
+      --max-concurrent-uploads int    Set the max concurrent uploads for each push (default 5)
+      --max-download-attempts int     Set the max download attempts for each pull (default 5)
       --mtu int                Set the MTU of the default bridge
   -p, --pidfile string         Path to use for daemon PID file (default "/run/berth/berthd.pid")
+      --registry-mirror list   Preferred Docker registry mirror (repeatable)
       --runtime string         Path of the OCI runtime binary (default "runc")
       --tls                    Use TLS; implied by --tlsverify
       --tlscacert string       Trust certs signed only by this CA
@@ -83,7 +91,8 @@ export function parseArgs(argv: string[]): DaemonConfig | 'help' | 'version' {
   }
   if (flags.has('help')) return 'help';
   if (flags.has('version')) return 'version';
-  const known = ['bip', 'fixed-cidr', 'mtu', 'default-address-pool', 'host', 'data-root', 'exec-root', 'pidfile', 'log-level', 'config-file', 'default-runtime', 'runtime', 'conmon', 'group', 'tls', 'tlsverify', 'tlscacert', 'tlscert', 'tlskey', 'debug'];
+  const known = ['bip', 'fixed-cidr', 'mtu', 'default-address-pool', 'host', 'data-root', 'exec-root', 'pidfile', 'log-level', 'config-file', 'default-runtime', 'runtime', 'conmon', 'group', 'tls', 'tlsverify', 'tlscacert', 'tlscert', 'tlskey', 'debug',
+    'insecure-registry', 'registry-mirror', 'max-concurrent-downloads', 'max-concurrent-uploads', 'max-download-attempts'];
   for (const k of flags.keys()) if (!known.includes(k)) throw new Error(`unknown flag: --${k}`);
   const last = (k: string): string | undefined => flags.get(k)?.at(-1);
 
@@ -122,6 +131,7 @@ export function parseArgs(argv: string[]): DaemonConfig | 'help' | 'version' {
     tls: tlsVerify || last('tls') === 'true' || fbool('tls') === true,
     tlsVerify,
     network: {},
+    registry: {},
   };
   const ca = last('tlscacert') ?? fstr('tlscacert'), cert = last('tlscert') ?? fstr('tlscert'), key = last('tlskey') ?? fstr('tlskey');
   if (ca) cfg.tlsCaCert = ca;
@@ -142,6 +152,20 @@ export function parseArgs(argv: string[]): DaemonConfig | 'help' | 'version' {
     return { base: kv['base'], size: Number(kv['size']) };
   });
   if (pools.length) cfg.network.addressPools = pools;
+  // Registry keys: a flag and the file naming the same key is an error, as with dockerd.
+  const rf: RegistryFlags = {};
+  const ins = flags.get('insecure-registry'), mir = flags.get('registry-mirror');
+  const dls = last('max-concurrent-downloads'), uls = last('max-concurrent-uploads'), atts = last('max-download-attempts');
+  if (ins) rf.insecureRegistries = ins;
+  if (mir) rf.mirrors = mir;
+  if (dls !== undefined) rf.maxConcurrentDownloads = dls;
+  if (uls !== undefined) rf.maxConcurrentUploads = uls;
+  if (atts !== undefined) rf.maxDownloadAttempts = atts;
+  const reg = registrySettings(rf, file);
+  if (reg.conflicts.length) {
+    throw new Error(`unable to configure the Docker daemon with file ${cfgPath}: the following directives are specified both as a flag and in the configuration file: ${reg.conflicts.join(', ')}`);
+  }
+  cfg.registry = reg.cfg;
   return cfg;
 }
 

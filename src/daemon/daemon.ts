@@ -14,6 +14,7 @@ import { native, LOCK_EX, LOCK_NB, buildDir } from '../common/native';
 import { ContainerService } from '../containers';
 import { ContainerFilesystem } from '../containers/filesystem';
 import { createDistributionBackend } from '../distribution/backend';
+import { DEFAULT_REGISTRY_CONFIG, registryInfo, type RegistryConfig } from '../distribution/config';
 import { EventBus, eventJson, matchEvent } from '../events';
 import { createImageService, parsePlatform, type ImageService } from '../images';
 import { createNetworkService, type NetworkService } from '../network';
@@ -47,6 +48,8 @@ export class Daemon {
   private servers: Array<http.Server | https.Server> = [];
   private memory = new MemoryReclaimer();
   private lockFd = -1;
+  /** The registry settings in effect (set when the API backends are built). */
+  private registryCfg: RegistryConfig | undefined;
   private readonly id: string;
 
   constructor(readonly cfg: DaemonConfig) {
@@ -178,7 +181,8 @@ export class Daemon {
     const images = this.images;
     const fsys = this.filesystem;
     const vols = this.volumes;
-    const dist = createDistributionBackend({ images, dataRoot: this.cfg.dataRoot, ...(this.cfg.configFile ? { configFile: this.cfg.configFile } : {}) });
+    const dist = createDistributionBackend({ images, dataRoot: this.cfg.dataRoot, registry: this.cfg.registry, ...(this.cfg.configFile ? { configFile: this.cfg.configFile } : {}) });
+    this.registryCfg = dist.distribution.client.cfg;
     const builder = new Builder({ dataRoot: this.cfg.dataRoot, images, containers: c, usingImage: (id) => c.usingImage(id), pull: (o, w, sig) => dist.pull(o, w, sig) });
     return {
       system: {
@@ -324,7 +328,7 @@ export class Daemon {
       OSType: 'linux',
       Architecture: os.machine(),
       IndexServerAddress: 'https://index.docker.io/v1/',
-      RegistryConfig: { AllowNondistributableArtifactsCIDRs: [], AllowNondistributableArtifactsHostnames: [], InsecureRegistryCIDRs: ['127.0.0.0/8'], IndexConfigs: {}, Mirrors: [] },
+      RegistryConfig: registryInfo(this.registryCfg ?? DEFAULT_REGISTRY_CONFIG),
       NCPU: os.cpus().length,
       MemTotal: os.totalmem(),
       GenericResources: null,

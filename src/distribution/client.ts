@@ -161,14 +161,23 @@ export class Repository {
   /** Sends with authorization; a 401 carrying a new bearer challenge is retried once (buffer/empty bodies only). */
   async send(method: string, url: string, o: SendOptions = {}): Promise<HttpResponse> {
     const scopes = o.scopes ?? this.scopes();
+    // Credentials go to the registry's own origin only: a Link or Location the registry sends may point
+    // anywhere (Docker likewise authorizes only hosts whose challenges it has seen).
+    const sameOrigin = ((): boolean => {
+      try {
+        return new URL(url).origin === new URL(this.endpoint.url).origin;
+      } catch {
+        return false;
+      }
+    })();
     const go = async (): Promise<HttpResponse> => {
       const headers = { ...(o.headers ?? {}) };
-      const authz = await this.auth.header(scopes, o.signal, url, method);
+      const authz = sameOrigin ? await this.auth.header(scopes, o.signal, url, method) : undefined;
       if (authz) headers['Authorization'] = authz;
       return httpRequest({ method, url, headers, ...(o.body !== undefined ? { body: o.body } : {}), tls: this.endpoint.tls, ...(o.signal ? { signal: o.signal } : {}) });
     };
     const res = await go();
-    if (res.status === 401 && (o.body === undefined || Buffer.isBuffer(o.body))) {
+    if (res.status === 401 && sameOrigin && (o.body === undefined || Buffer.isBuffer(o.body))) {
       const cs = parseChallenges(res.headers['www-authenticate']);
       const bearer = cs.find((c) => c.scheme === 'bearer');
       const basic = cs.find((c) => c.scheme === 'basic');
@@ -298,6 +307,7 @@ export class Repository {
   /** GET /tags/list, following Link pagination. */
   async tags(signal?: AbortSignal): Promise<string[]> {
     const out: string[] = [];
+    const seen = new Set<string>();
     let url: string | undefined = this.url('/tags/list');
     for (let page = 0; url && page < 1000; page++) {
       const res = await this.send('GET', url, signal ? { signal } : {});
@@ -310,7 +320,11 @@ export class Repository {
         throw invalid('invalid tags list');
       }
       const tags = (v as { tags?: unknown }).tags;
-      if (Array.isArray(tags)) for (const t of tags) if (typeof t === 'string') out.push(t);
+      // Each page may repeat what an earlier one listed (registries paginate by name; a hostile one loops).
+      if (Array.isArray(tags)) for (const t of tags) if (typeof t === 'string' && !seen.has(t)) {
+        seen.add(t);
+        out.push(t);
+      }
       const link = res.headers.link;
       const m = typeof link === 'string' ? /<([^>]+)>;\s*rel="?next"?/.exec(link) : null;
       url = m?.[1] ? new URL(m[1], this.endpoint.url).toString() : undefined;

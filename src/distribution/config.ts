@@ -222,3 +222,161 @@ export class RegistryHosts {
     return out;
   }
 }
+
+// ---------------------------------------------------------------------------
+// dockerd's registry flags and daemon.json keys: validation, the conflict rule,
+// and what /info reports.
+
+/** Registry settings as given on berthd's command line (each undefined when the flag is absent). */
+export interface RegistryFlags {
+  insecureRegistries?: string[];
+  mirrors?: string[];
+  maxConcurrentDownloads?: string;
+  maxConcurrentUploads?: string;
+  maxDownloadAttempts?: string;
+}
+
+/** dockerd's flag name → daemon.json key (what a conflict message names). */
+export const REGISTRY_FLAG_KEYS: Record<string, string> = {
+  'insecure-registry': 'insecure-registries',
+  'registry-mirror': 'registry-mirrors',
+  'max-concurrent-downloads': 'max-concurrent-downloads',
+  'max-concurrent-uploads': 'max-concurrent-uploads',
+  'max-download-attempts': 'max-download-attempts',
+};
+
+// reference.DomainRegexp, anchored (validHostPortRegex in moby's registry package).
+const DOMAIN_COMPONENT = '(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])';
+const HOST_PORT_RE = new RegExp(`^${DOMAIN_COMPONENT}(?:\\.${DOMAIN_COMPONENT})*(?::[0-9]+)?$`);
+
+/**
+ * Docker's LoadInsecureRegistries check of one entry: a scheme is dropped
+ * (http:// and https://, as dockerd with a warning) or refused (any other),
+ * then it must be a CIDR or host[:port]. Returns the entry as stored.
+ */
+export function validateInsecureRegistry(entry: string): string {
+  let r = entry === 'index.docker.io' ? 'docker.io' : entry;
+  if (r.startsWith('-') || r.endsWith('-')) throw new Error(`invalid index name (${r}). Cannot begin or end with a hyphen`);
+  if (/^http:\/\//i.test(r)) r = r.slice(7);
+  else if (/^https:\/\//i.test(r)) r = r.slice(8);
+  else if (r.includes('://')) throw new Error(`insecure registry ${r} should not contain '://'`);
+  const c = parseCidr(r);
+  if (c) {
+    const width = c.family === 4 ? 32 : 128;
+    if (c.bits < 0 || c.bits > width) throw new Error(`insecure registry ${r} is not valid: invalid CIDR address: ${r}`);
+    return cidrBase(c.addr, c.bits, c.family);
+  }
+  const { host, port } = splitHostPort(r);
+  if (!HOST_PORT_RE.test(r) && net.isIP(host) === 0) throw new Error(`insecure registry ${r} is not valid: invalid host ${JSON.stringify(host)}`);
+  if (port !== '' && (!/^\d+$/.test(port) || Number(port) > 65535)) throw new Error(`insecure registry ${r} is not valid: invalid port ${JSON.stringify(port)}`);
+  return r;
+}
+
+/** The network address of a CIDR (Go's ipnet.String(): 10.1.2.3/8 → 10.0.0.0/8). */
+function cidrBase(addr: string, bits: number, family: 4 | 6): string {
+  const width = family === 4 ? 32 : 128;
+  const shift = BigInt(width - bits);
+  const v = (ipToBig(addr) >> shift) << shift;
+  if (family === 4) return `${[24n, 16n, 8n, 0n].map((s) => String((v >> s) & 0xffn)).join('.')}/${bits}`;
+  const groups: string[] = [];
+  for (let i = 7; i >= 0; i--) groups.push(((v >> BigInt(i * 16)) & 0xffffn).toString(16));
+  // Shorten the longest run of zero groups, as Go and RFC 5952 do.
+  let best = -1, bestLen = 1;
+  for (let i = 0; i < 8; ) {
+    if (groups[i] !== '0') { i++; continue; }
+    let j = i;
+    while (j < 8 && groups[j] === '0') j++;
+    if (j - i > bestLen) { best = i; bestLen = j - i; }
+    i = j;
+  }
+  const s = best < 0 ? groups.join(':') : `${groups.slice(0, best).join(':')}::${groups.slice(best + bestLen).join(':')}`;
+  return `${s}/${bits}`;
+}
+
+/** Docker's ValidateMirror: an http(s) URL with no path, query, fragment or credentials; returned with one trailing slash. */
+export function validateMirror(val: string): string {
+  let u: URL;
+  try {
+    u = new URL(val);
+  } catch {
+    throw new Error(`invalid mirror: ${JSON.stringify(val)} is not a valid URI`);
+  }
+  const scheme = u.protocol.replace(/:$/, '');
+  if (scheme !== 'http' && scheme !== 'https') throw new Error(`invalid mirror: unsupported scheme ${JSON.stringify(scheme)} in ${JSON.stringify(val)}`);
+  if ((u.pathname !== '' && u.pathname !== '/') || u.search !== '' || u.hash !== '') throw new Error(`invalid mirror: path, query, or fragment at end of the URI ${JSON.stringify(val)}`);
+  if (u.username !== '' || u.password !== '') {
+    // Never echo the password (dockerd prints "xxxxx" instead).
+    throw new Error(`invalid mirror: username/password not allowed in URI ${JSON.stringify(`${scheme}://${u.username}:xxxxx@${u.host}${u.pathname}`)}`);
+  }
+  return `${val.replace(/\/+$/, '')}/`;
+}
+
+function intSetting(what: string, v: unknown, min: number): number {
+  const n = typeof v === 'string' ? (/^-?\d+$/.test(v.trim()) ? Number(v.trim()) : NaN) : v;
+  if (typeof n !== 'number' || !Number.isInteger(n)) throw new Error(`invalid ${what}: ${String(v)}`);
+  if (n < min) throw new Error(`invalid ${what}: ${n}`);
+  return n;
+}
+
+/**
+ * The registry settings from berthd's flags and daemon.json together, as dockerd:
+ * a key set by both is an error ("specified both as a flag and in the
+ * configuration file", listed in conflicts), values are validated with dockerd's
+ * messages (thrown), and 127.0.0.0/8 is always insecure.
+ */
+export function registrySettings(flags: RegistryFlags, file: Record<string, unknown>): { cfg: Partial<RegistryConfig>; conflicts: string[] } {
+  const conflicts: string[] = [];
+  // fmt's %v of a []string or []interface{}: "[a b]".
+  const show = (v: unknown): string => (Array.isArray(v) ? `[${v.map((x) => String(x)).join(' ')}]` : String(v));
+  const pick = <T>(key: string, flag: T | undefined, shown: (f: T) => string): T | unknown => {
+    if (flag !== undefined && key in file) conflicts.push(`${key}: (from flag: ${shown(flag)}, from file: ${show(file[key])})`);
+    return flag !== undefined ? flag : file[key];
+  };
+  const list = (key: string, v: unknown): string[] | undefined => {
+    if (v === undefined) return undefined;
+    if (!Array.isArray(v) || v.some((x) => typeof x !== 'string')) throw new Error(`${key} must be a list of strings`);
+    return v as string[];
+  };
+  const cfg: Partial<RegistryConfig> = {};
+  const insecure = list('insecure-registries', pick('insecure-registries', flags.insecureRegistries, show));
+  if (insecure) cfg.insecureRegistries = [...new Set(insecure.map(validateInsecureRegistry))];
+  const mirrors = list('registry-mirrors', pick('registry-mirrors', flags.mirrors, show));
+  if (mirrors) cfg.mirrors = mirrors.map((m) => validateMirror(m).replace(/\/+$/, ''));
+  const dl = pick('max-concurrent-downloads', flags.maxConcurrentDownloads, String);
+  if (dl !== undefined) cfg.maxConcurrentDownloads = Math.max(1, intSetting('max concurrent downloads', dl, 0));
+  const ul = pick('max-concurrent-uploads', flags.maxConcurrentUploads, String);
+  if (ul !== undefined) cfg.maxConcurrentUploads = Math.max(1, intSetting('max concurrent uploads', ul, 0));
+  const at = pick('max-download-attempts', flags.maxDownloadAttempts, String);
+  if (at !== undefined) cfg.maxDownloadAttempts = intSetting('max download attempts', at, 1);
+  return { cfg, conflicts };
+}
+
+export interface IndexInfo {
+  Name: string;
+  Mirrors: string[];
+  Secure: boolean;
+  Official: boolean;
+}
+
+/** /info's RegistryConfig, shaped as dockerd's ServiceConfig. */
+export function registryInfo(cfg: RegistryConfig): {
+  AllowNondistributableArtifactsCIDRs: string[]; AllowNondistributableArtifactsHostnames: string[];
+  InsecureRegistryCIDRs: string[]; IndexConfigs: Record<string, IndexInfo>; Mirrors: string[];
+} {
+  const cidrs: string[] = [];
+  const index: Record<string, IndexInfo> = {};
+  for (const raw of [...cfg.insecureRegistries, '127.0.0.0/8']) {
+    let r: string;
+    try {
+      r = validateInsecureRegistry(raw);
+    } catch {
+      continue; // refused at start-up; only test overrides get here
+    }
+    if (parseCidr(r)) {
+      if (!cidrs.includes(r)) cidrs.push(r);
+    } else index[r] = { Name: r, Mirrors: [], Secure: false, Official: false };
+  }
+  const mirrors = cfg.mirrors.map((m) => `${m.replace(/\/+$/, '')}/`);
+  index['docker.io'] = { Name: 'docker.io', Mirrors: mirrors, Secure: true, Official: true };
+  return { AllowNondistributableArtifactsCIDRs: [], AllowNondistributableArtifactsHostnames: [], InsecureRegistryCIDRs: cidrs, IndexConfigs: index, Mirrors: mirrors };
+}

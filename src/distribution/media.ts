@@ -2,7 +2,7 @@
 // list, OCI and Docker schema2 manifests. External JSON is validated into
 // these types here, never cast; platform selection follows containerd's
 // platforms matcher (the one Docker 20.10 uses) for the cases that matter.
-import { invalid, notImplemented } from '../common/errors';
+import { invalid } from '../common/errors';
 
 export const MT_DOCKER_MANIFEST = 'application/vnd.docker.distribution.manifest.v2+json';
 export const MT_DOCKER_LIST = 'application/vnd.docker.distribution.manifest.list.v2+json';
@@ -94,6 +94,24 @@ export function parseDescriptor(v: unknown, where: string): Descriptor {
 }
 
 /**
+ * Docker 28's refusal of schema1 manifests (DeprecatedSchema1ImageError), a 400;
+ * with the reference when known. berth does not convert schema1: registries
+ * stopped accepting such pushes years ago, its signatures cannot be checked
+ * meaningfully, and the image IDs a conversion yields differ between engines —
+ * a clear error pointing at the fix serves users better.
+ */
+export function schema1Error(ref?: string): Error {
+  let msg = 'Docker Image Format v1 and Docker Image manifest version 2, schema 1 support has been removed.';
+  if (ref !== undefined) msg += ` Suggest the author of ${ref} to upgrade the image to the OCI Format or Docker Image manifest v2, schema 2.`;
+  msg += ' More information at https://docs.docker.com/go/deprecated-image-specs/';
+  return Object.assign(invalid(msg), { schema1: true });
+}
+
+export function isSchema1Error(e: unknown): boolean {
+  return e instanceof Error && (e as Error & { schema1?: boolean }).schema1 === true;
+}
+
+/**
  * Parses a manifest or index. The media type comes from the body's own
  * `mediaType` when present (it must then agree with what the server said),
  * else from the Content-Type, else from the shape.
@@ -114,9 +132,7 @@ export function parseManifest(bytes: Uint8Array, contentType?: string): Manifest
     else if (v['schemaVersion'] === 1) mt = MT_DOCKER_SCHEMA1_SIGNED;
     else mt = MT_OCI_MANIFEST;
   }
-  if (mt === MT_DOCKER_SCHEMA1 || mt === MT_DOCKER_SCHEMA1_SIGNED || v['schemaVersion'] === 1) {
-    throw notImplemented('Docker Image Format v1 and Docker Image manifest version 2, schema 1 support is disabled by default');
-  }
+  if (mt === MT_DOCKER_SCHEMA1 || mt === MT_DOCKER_SCHEMA1_SIGNED || v['schemaVersion'] === 1) throw schema1Error();
   if (v['schemaVersion'] !== 2) throw invalid(`invalid manifest: unsupported schemaVersion ${JSON.stringify(v['schemaVersion'])}`);
   if (mt === MT_DOCKER_LIST || mt === MT_OCI_INDEX) {
     const ms = v['manifests'];

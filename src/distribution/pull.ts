@@ -6,22 +6,20 @@
 // connection resumes with a Range request. Failures leave nothing behind:
 // layers and blobs this pull created that no image references are removed.
 import { createHash } from 'node:crypto';
-import { PassThrough, pipeline } from 'node:stream';
-import { createGunzip } from 'node:zlib';
-import { decompress } from '../common/archive';
 import { invalid, notFound } from '../common/errors';
 import { log } from '../common/log';
 import { familiarName, familiarString, parseNormalizedNamed, refName, refString, withTag, type Reference } from '../common/reference';
 import type { ImageService } from '../images';
 import { parsePlatform } from '../images/config';
 import type { DistributionMeta } from '../images/distribution-meta';
-import { chainIds } from '../snapshots';
+import { chainIdOf, chainIds } from '../snapshots';
+import { BlobTooLongError, startUnpack, UnpackError, type UnpackHandle, type UnpackResult } from '../snapshots/unpack';
 import type { AuthConfig } from './auth';
 import type { Repository, RegistryClient } from './client';
 import type { RegistryConfig } from './config';
 import { RegistryError } from './errors';
 import {
-  isLayerMediaType, parseConfigSummary, parseManifest, platformMatches, platformString, selectManifest,
+  isLayerMediaType, isSchema1Error, parseConfigSummary, schema1Error, parseManifest, platformMatches, platformString, selectManifest,
   type ConfigSummary, type Descriptor, type ImageManifest, type Platform,
 } from './media';
 import type { ProgressOutput } from './progress';
@@ -147,6 +145,7 @@ export class Puller {
       try {
         return await this.resolveOn(repo, ref, reference, want, explicit, o.signal);
       } catch (e) {
+        if (isSchema1Error(e)) throw schema1Error(refString(ref)); // Docker 28 names the full reference
         if (!repo.endpoint.mirror) throw translateError(e, ref);
         log.info('mirror failed; trying the next endpoint', { mirror: repo.endpoint.url, err: e instanceof Error ? e.message : String(e) });
         lastErr = e;
@@ -317,86 +316,61 @@ export class Puller {
         sem.release();
       }
     };
+    const local = images.content.has(d.digest);
+    // Everything after the download runs in an unpack job (a worker thread): hashing, writing the blob, gunzip, extraction, syncfs.
+    const ingest = local ? null : images.content.ingestPath();
+    let tmp: string | undefined;
+    let job: UnpackHandle | undefined;
+    let blobStored = false;
     try {
-      const local = images.content.has(d.digest);
-      const writer = local ? undefined : await images.content.writer({ digest: d.digest, size: d.size });
+      tmp = images.snapshots.createTemp();
+      job = startUnpack({ ingest, expectedSize: d.size, gzip: /gzip/.test(d.mediaType), tmp, parent });
       const src: AsyncIterable<Buffer> = local ? images.content.createReadStream(d.digest) : resumableBlob(repo, d, {
         maxAttempts: this.d.cfg.maxDownloadAttempts,
         signal,
         onRetry: (s) => o.out.status(`Retrying in ${s} second${s > 1 ? 's' : ''}`, id),
         ...(process.env['BERTH_TEST_FAST_RETRY'] === '1' ? { secondMs: 50 } : {}),
       });
-      const pt = new PassThrough({ highWaterMark: 1 << 20 });
-      pt.on('error', () => undefined); // failures reach the consumer through the iterator
-      let tarSize = 0;
-      const plain = (async function* (): AsyncGenerator<Buffer> {
-        let src: AsyncIterable<Buffer>;
-        if (/gzip/.test(d.mediaType)) {
-          // Our own gunzip with 1 MiB output chunks: far fewer trips through hashing and the tar reader than 128 KiB ones.
-          const gz = createGunzip({ chunkSize: 1 << 20 });
-          gz.on('error', () => undefined);
-          pipeline(pt, gz, () => undefined);
-          src = gz;
-        } else src = await decompress(pt); // by magic: zstd, uncompressed, or gzip under another name
-        for await (const c of src) {
-          tarSize += c.length;
-          yield c;
+      let n = 0;
+      try {
+        for await (const b of coalesce(src, 1 << 20)) {
+          n += b.length;
+          if (n > d.size) throw layerVerificationError(d.digest); // more bytes than the descriptor's size
+          await job.write(b);
+          if (!local) o.out.progress(id, 'Downloading', n, d.size);
         }
-      })();
-      const apply = images.snapshots.applyLayer(chain, parent, plain, { parentReady });
-      let consumerDead = false;
-      let wake: (() => void) | undefined;
-      apply.catch(() => {
-        consumerDead = true;
-        wake?.();
-      });
-      const pump = (async (): Promise<void> => {
-        let n = 0;
-        try {
-          for await (const b of coalesce(src, 1 << 20)) {
-            if (writer) {
-              try {
-                await writer.write(b);
-              } catch {
-                throw layerVerificationError(d.digest); // more bytes than the descriptor's size
-              }
-            }
-            n += b.length;
-            if (!local) o.out.progress(id, 'Downloading', n, d.size);
-            if (!consumerDead && !pt.write(b)) {
-              await new Promise<void>((res) => {
-                wake = res;
-                pt.once('drain', res);
-              });
-              wake = undefined;
-            }
-          }
-          if (writer) {
-            o.out.status('Verifying Checksum', id);
-            try {
-              await writer.commit();
-            } catch {
-              throw layerVerificationError(d.digest);
-            }
-            created.blobs.push(d.digest);
-            o.out.status('Download complete', id);
-          }
-          pt.end();
-        } catch (e) {
-          await writer?.abort();
-          pt.destroy(e instanceof Error ? e : new Error(String(e)));
-          throw e;
-        } finally {
-          release();
-        }
-      })();
-      const [p, a] = await Promise.allSettled([pump, apply]);
-      if (p.status === 'rejected') throw p.reason;
-      if (a.status === 'rejected') throw a.reason;
+      } finally {
+        release(); // the download slot: the next layer may start while this one finishes unpacking
+      }
+      if (!local) o.out.status('Verifying Checksum', id);
+      let r: UnpackResult;
+      try {
+        r = await job.end();
+      } catch (e) {
+        if (e instanceof BlobTooLongError) throw layerVerificationError(d.digest);
+        // A decoder error from a blob that does not match its digest is a verification failure.
+        if (e instanceof UnpackError && (e.digest !== d.digest || e.compressedSize !== d.size)) throw layerVerificationError(d.digest);
+        throw e;
+      }
+      if (r.digest !== d.digest || r.compressedSize !== d.size) throw layerVerificationError(d.digest);
+      if (!local) o.out.status('Download complete', id);
+      if (chainIdOf(parent, r.diffId) !== chain) throw invalid(`layer content does not match chain ID ${chain} (diff ID ${r.diffId})`);
+      // Verified: the blob goes into place, then the layer (once its parent is committed).
+      if (ingest !== null) {
+        images.content.adopt(ingest, d.digest);
+        blobStored = true;
+        created.blobs.push(d.digest);
+      }
+      await images.snapshots.commitTemp(tmp, { chainId: chain, parent, diffId: r.diffId, size: r.size }, { parentReady });
       created.chains.push(chain);
-      onTarSize(tarSize);
+      onTarSize(r.tarSize);
       o.out.progress(id, 'Extracting', d.size, d.size);
       o.out.status('Pull complete', id);
+    } catch (e) {
+      await job?.abort();
+      if (ingest !== null && !blobStored) images.content.discardIngest(ingest);
+      if (tmp !== undefined) await images.snapshots.discardTemp(tmp);
+      throw e;
     } finally {
       release();
     }

@@ -47,6 +47,19 @@ export interface Snapshotter {
   applyLayer(chainId: string, parent: string | null, tar: ByteSource, opts?: { parentReady?: Promise<unknown> }): Promise<void>;
   /** Like applyLayer when the diffID is only known once the stream has been read (import, commit). */
   importLayer(parent: string | null, tar: ByteSource): Promise<LayerInfo>;
+  /**
+   * A fresh temp layer dir (with an empty fs/) for an unpack job that runs
+   * elsewhere (see unpack.ts); hand it to commitTemp or discardTemp. A crash
+   * leaves it for cleanup().
+   */
+  createTemp(): string;
+  /**
+   * Commits a temp dir an unpack job filled (its layer.json written and the
+   * filesystem synced by the job) as chainId, once parentReady has resolved and
+   * the parent exists; the temp dir is removed on any failure.
+   */
+  commitTemp(tmp: string, info: LayerInfo, opts?: { parentReady?: Promise<unknown> }): Promise<void>;
+  discardTemp(tmp: string): Promise<void>;
   /** Protects a layer and its ancestors from removal until the returned release is called (a lease for work in progress). */
   hold(chainId: string | null): () => void;
   /** Deletes a committed layer (its directory is renamed away first, then removed in the background). */
@@ -220,11 +233,45 @@ class OverlaySnapshotter implements Snapshotter {
     }
   }
 
-  /** Makes a temp layer dir the committed layer chainId (or drops it if another writer won). */
-  private async commit(tmp: string, info: LayerInfo): Promise<void> {
+  createTemp(): string {
+    const tmp = path.join(this.root, `tmp-${randomBytes(8).toString('hex')}`);
+    fs.mkdirSync(path.join(tmp, 'fs'), { recursive: true, mode: 0o755 });
+    fs.chmodSync(path.join(tmp, 'fs'), 0o755);
+    return tmp;
+  }
+
+  async discardTemp(tmp: string): Promise<void> {
+    if (path.dirname(tmp) !== this.root || !path.basename(tmp).startsWith('tmp-')) throw invalid(`not a temp layer dir: ${tmp}`);
+    await fs.promises.rm(tmp, { recursive: true, force: true });
+  }
+
+  async commitTemp(tmp: string, info: LayerInfo, opts: { parentReady?: Promise<unknown> } = {}): Promise<void> {
+    checkChain(info.chainId);
+    if (info.parent !== null) checkChain(info.parent);
+    if (path.dirname(tmp) !== this.root || !path.basename(tmp).startsWith('tmp-')) throw invalid(`not a temp layer dir: ${tmp}`);
+    const unpin = this.hold(info.parent);
     try {
-      fs.writeFileSync(path.join(tmp, 'layer.json'), JSON.stringify({ parent: info.parent, diffId: info.diffId, size: info.size }));
-      await syncFs(tmp);
+      try {
+        if (chainIdOf(info.parent, info.diffId) !== info.chainId) throw invalid(`layer content does not match chain ID ${info.chainId} (diff ID ${info.diffId})`);
+        if (opts.parentReady) await opts.parentReady;
+        if (info.parent !== null && !this.hasLayer(info.parent)) throw notFound(`parent layer ${info.parent} does not exist`);
+      } catch (e) {
+        await fs.promises.rm(tmp, { recursive: true, force: true });
+        throw e;
+      }
+      await this.commit(tmp, info, true);
+    } finally {
+      unpin();
+    }
+  }
+
+  /** Makes a temp layer dir the committed layer chainId (or drops it if another writer won). */
+  private async commit(tmp: string, info: LayerInfo, synced = false): Promise<void> {
+    try {
+      if (!synced) {
+        fs.writeFileSync(path.join(tmp, 'layer.json'), JSON.stringify({ parent: info.parent, diffId: info.diffId, size: info.size }));
+        await syncFs(tmp);
+      }
       const dst = this.dir(info.chainId);
       try {
         fs.renameSync(tmp, dst);

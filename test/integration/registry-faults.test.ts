@@ -115,6 +115,20 @@ describe('registry faults: corruption, cut connections, daemon crash', { skip },
     assert.equal((await d.docker(['image', 'inspect', `${reg.host}/faults/app:1`])).code, 1, 'no image');
   });
 
+  it('a schema1 manifest is refused with Docker 28\'s error, storing nothing', async () => {
+    const before = onDisk(d);
+    const proxy = await startProxy(d, reg, 'schema1');
+    try {
+      const r = await d.docker(['pull', `${proxy.host}/faults/app:1`], { timeoutMs: 60_000 });
+      assert.equal(r.code, 1, r.stdout);
+      expectMatch(r.stderr, new RegExp(`Docker Image Format v1 and Docker Image manifest version 2, schema 1 support has been removed\\. Suggest the author of ${proxy.host.replace(/\./g, '\\.')}/faults/app:1 to upgrade the image to the OCI Format or Docker Image manifest v2, schema 2\\. More information at https://docs\\.docker\\.com/go/deprecated-image-specs/`), 'schema1 pull');
+      assert.ok(!proxy.requests().some((l) => l.includes('/blobs/')), 'no blob was fetched');
+    } finally {
+      await proxy.stop();
+    }
+    assert.deepEqual(onDisk(d).blobs.sort(), before.blobs.sort(), 'nothing stored');
+  });
+
   it('a connection cut halfway through a layer is resumed with Range and completes', async () => {
     const target = img.layers[1]!.digest;
     const proxy = await startProxy(d, reg, 'cut', target);

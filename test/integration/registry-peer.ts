@@ -126,7 +126,7 @@ http:
   };
 }
 
-export type ProxyMode = 'pass' | 'flip' | 'cut' | 'slow';
+export type ProxyMode = 'pass' | 'flip' | 'cut' | 'slow' | 'schema1';
 
 export interface FaultyProxy {
   host: string;
@@ -145,6 +145,14 @@ let cuts = 0;
 http.createServer((req, res) => {
   fs.appendFileSync(logFile, req.method + ' ' + req.url + ' ' + (req.headers.range || '-') + '\\n');
   const isTarget = req.method === 'GET' && req.url.includes('/blobs/') && (target === '*' || req.url.includes(target));
+  if (mode === 'schema1' && req.url.includes('/manifests/')) {
+    // A signed schema1 manifest, as old registries serve for images pushed before 2016.
+    const body = JSON.stringify({ schemaVersion: 1, name: 'faults/app', tag: '1', architecture: 'amd64', fsLayers: [{ blobSum: 'sha256:' + 'a'.repeat(64) }],
+      history: [{ v1Compatibility: '{"id":"' + 'b'.repeat(64) + '","created":"2016-01-01T00:00:00Z","container_config":{"Cmd":["sh"]}}' }], signatures: [] }, null, 3);
+    res.writeHead(200, { 'Content-Type': 'application/vnd.docker.distribution.manifest.v1+prettyjws', 'Content-Length': Buffer.byteLength(body), 'Docker-Content-Digest': 'sha256:' + require('crypto').createHash('sha256').update(body).digest('hex') });
+    res.end(req.method === 'HEAD' ? undefined : body);
+    return;
+  }
   const preq = http.request({ host: uhost, port: Number(uport), method: req.method, path: req.url, headers: req.headers }, (pres) => {
     if (!isTarget || mode === 'pass' || pres.statusCode >= 300) { res.writeHead(pres.statusCode, pres.headers); pres.pipe(res); return; }
     if (mode === 'flip') {
@@ -191,7 +199,7 @@ http.createServer((req, res) => {
 }).listen(Number(listen), '127.0.0.1', () => fs.appendFileSync(logFile, 'READY\\n'));
 `;
 
-/** An HTTP proxy in the namespace: flips a byte of, cuts (once, halfway), or slows blob downloads matching target ('*' = all). */
+/** An HTTP proxy in the namespace: flips a byte of, cuts (once, halfway), or slows blob downloads matching target ('*' = all); or answers every manifest request with a schema1 manifest. */
 export async function startProxy(d: Daemon, upstream: RegistryPeer, mode: ProxyMode, target = '*', rate?: number): Promise<FaultyProxy> {
   const port = nextPort();
   const dir = fs.mkdtempSync(path.join(d.dir, 'proxy-'));

@@ -457,3 +457,49 @@ test('push: compressed on the fly (streamed PATCH), chunked uploads, "Layer alre
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('tags: pages follow Link, repeats are dropped, and credentials never go to another origin', async () => {
+  const auth = `Basic ${Buffer.from('u:pw').toString('base64')}`;
+  const seenByOther: Array<string | undefined> = [];
+  const other = http.createServer((req, res) => {
+    seenByOther.push(req.headers.authorization);
+    res.writeHead(200, { 'Content-Type': 'application/json' });
+    res.end(JSON.stringify({ name: 'x', tags: ['c', 'a'] }));
+  });
+  await new Promise<void>((r) => other.listen(0, '127.0.0.1', () => r()));
+  const otherPort = (other.address() as AddressInfo).port;
+  const reg = http.createServer((req, res) => {
+    if (req.headers.authorization !== auth) {
+      res.writeHead(401, { 'WWW-Authenticate': 'Basic realm="fake"', 'Content-Type': 'application/json' });
+      res.end(JSON.stringify({ errors: [{ code: 'UNAUTHORIZED', message: 'authentication required' }] }));
+      return;
+    }
+    const u = new URL(req.url ?? '/', 'http://x');
+    res.setHeader('Content-Type', 'application/json');
+    if (u.pathname === '/v2/') res.end('{}');
+    else if (u.pathname === '/v2/x/tags/list' && !u.searchParams.get('last')) {
+      res.setHeader('Link', '</v2/x/tags/list?n=2&last=b>; rel="next"');
+      res.end(JSON.stringify({ name: 'x', tags: ['a', 'b'] }));
+    } else if (u.pathname === '/v2/x/tags/list') {
+      // The last page sends the client elsewhere: a hostile or misconfigured registry.
+      res.setHeader('Link', `<http://127.0.0.1:${otherPort}/v2/x/tags/list?last=c>; rel="next"`);
+      res.end(JSON.stringify({ name: 'x', tags: ['b', 'c'] }));
+    } else {
+      res.writeHead(404);
+      res.end('{}');
+    }
+  });
+  await new Promise<void>((r) => reg.listen(0, '127.0.0.1', () => r()));
+  const port = (reg.address() as AddressInfo).port;
+  try {
+    const client = new RegistryClient(cfg());
+    const repo = await client.repository(`127.0.0.1:${port}`, 'x', { username: 'u', password: 'pw' }, ['pull']);
+    assert.deepEqual(await repo.tags(), ['a', 'b', 'c']);
+    assert.deepEqual(seenByOther, [undefined], 'the other origin was asked without credentials');
+  } finally {
+    reg.closeAllConnections();
+    other.closeAllConnections();
+    await new Promise<void>((r) => reg.close(() => r()));
+    await new Promise<void>((r) => other.close(() => r()));
+  }
+});

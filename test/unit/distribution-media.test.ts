@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import {
   buildDockerManifest, marshalIndent3, MT_DOCKER_LIST, MT_DOCKER_MANIFEST, MT_OCI_INDEX, MT_OCI_MANIFEST, normalizePlatform, parseConfigSummary, parseManifest,
-  platformMatches, platformString, selectManifest, type ImageIndex,
+  platformMatches, platformString, schema1Error, selectManifest, type ImageIndex,
 } from '../../src/distribution/media';
 import { humanSize, plainMessage, progressMessage, progressString, statusMessage } from '../../src/distribution/progress';
 
@@ -26,7 +26,14 @@ test('parseManifest: Docker schema2, OCI manifest, OCI index, Docker manifest li
   assert.equal(i.mediaType, MT_OCI_INDEX);
   const l = parseManifest(Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: MT_DOCKER_LIST, manifests: [] })));
   assert.equal(l.kind, 'index');
-  assert.throws(() => parseManifest(Buffer.from('{"schemaVersion":1,"fsLayers":[]}')), /schema 1 support is disabled/);
+  // Docker 28's refusal, whatever names the manifest schema1 (body, Content-Type).
+  assert.throws(() => parseManifest(Buffer.from('{"schemaVersion":1,"fsLayers":[]}')), (e: Error) => {
+    assert.equal(e.message, 'Docker Image Format v1 and Docker Image manifest version 2, schema 1 support has been removed. More information at https://docs.docker.com/go/deprecated-image-specs/');
+    assert.equal((e as Error & { kind?: string }).kind, 'invalid_argument');
+    return true;
+  });
+  assert.throws(() => parseManifest(Buffer.from('{"schemaVersion":1,"name":"x","tag":"y","fsLayers":[],"signatures":[]}'), 'application/vnd.docker.distribution.manifest.v1+prettyjws'), /schema 1 support has been removed/);
+  assert.equal(schema1Error('docker.io/library/busybox:1').message, 'Docker Image Format v1 and Docker Image manifest version 2, schema 1 support has been removed. Suggest the author of docker.io/library/busybox:1 to upgrade the image to the OCI Format or Docker Image manifest v2, schema 2. More information at https://docs.docker.com/go/deprecated-image-specs/');
   assert.throws(() => parseManifest(Buffer.from('{"schemaVersion":2,"config":{"digest":"sha256:xyz","size":1},"layers":[]}')), /invalid digest/);
   assert.throws(() => parseManifest(Buffer.from('not json')), /not JSON/);
 });
