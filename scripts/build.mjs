@@ -10,11 +10,14 @@ mkdirSync('build', { recursive: true });
 const common = { bundle: true, platform: 'node', target: 'node20', format: 'cjs', sourcemap: 'linked', logLevel: 'warning', legalComments: 'none' };
 buildSync({ ...common, entryPoints: ['src/daemon/main.ts'], outfile: 'dist/berthd.js' });
 buildSync({ ...common, entryPoints: ['src/cli/main.ts'], outfile: 'dist/berth.js', minifySyntax: true });
-// bin/berth runs the CLI through this launcher, which keeps a V8 code cache of dist/berth.js.
-buildSync({ ...common, sourcemap: false, entryPoints: ['src/cli/boot.ts'], outfile: 'dist/berth-boot.js', minifySyntax: true });
-rmSync('dist/berth.js.cache', { force: true });
-// Node 20 cannot serve import() from the vm.Script the launcher compiles: keep the CLI bundle free of it.
-if (/\bimport\(["']/.test(readFileSync('dist/berth.js', 'utf8'))) throw new Error('dist/berth.js contains import(): use a static import or require in src/cli');
+// bin/berth and bin/berthd run the bundles through this launcher, which keeps a V8 code cache of each.
+for (const target of ['berth.js', 'berthd.js']) {
+  const stem = target.replace(/\.js$/, '');
+  buildSync({ ...common, sourcemap: false, entryPoints: ['src/common/boot.ts'], outfile: `dist/${stem}-boot.js`, minifySyntax: true, define: { BOOT_TARGET: JSON.stringify(target) } });
+  rmSync(`dist/${target}.cache`, { force: true });
+  // Node 20 cannot serve import() from the vm.Script the launcher compiles: keep the bundles free of it.
+  if (/\bimport\(["']/.test(readFileSync(`dist/${target}`, 'utf8'))) throw new Error(`dist/${target} contains import(): use a static import or require`);
+}
 // Layer unpacking runs in worker threads; src/snapshots/unpack.ts finds this beside berthd.js.
 buildSync({ ...common, entryPoints: ['src/snapshots/unpack-worker.ts'], outfile: 'dist/unpack-worker.js' });
 

@@ -9,6 +9,7 @@ import { conflict, EngineError, errorMessage, invalid, notFound, notModified, in
 import type { EventSink } from '../common/events';
 import { type Filters, matchLabels, checkFilterKeys } from '../common/filters';
 import { generateName, newId, shortId, validContainerName } from '../common/ids';
+import { execFile } from 'node:child_process';
 import { log, phases } from '../common/log';
 import { native, MNT_DETACH } from '../common/native';
 import { defaultSeccompProfile, fromDockerProfile } from '../runtime/seccomp';
@@ -1389,7 +1390,6 @@ export class ContainerService {
     if (!rec.State.Running) throw conflict(`Container ${rec.Id} is not running`);
     const pids = new Set((await this.runc.pids(rec.Id)).map(String));
     const args = psArgs ? psArgs.split(/\s+/).filter(Boolean) : ['-ef'];
-    const { execFile } = await import('node:child_process');
     const out = await new Promise<string>((resolve, reject) => execFile('ps', args, { maxBuffer: 16 << 20 }, (err, stdout, stderr) => {
       if (err) reject(internal(`Error running ps: ${String(stderr).trim() || err.message}`));
       else resolve(String(stdout));

@@ -9,7 +9,7 @@ import { buildRouter, createHttpHandler, API_VERSION, MIN_API_VERSION, type Back
 import { Builder } from '../build';
 import { notFound } from '../common/errors';
 import type { Filters } from '../common/filters';
-import { log } from '../common/log';
+import { log, phases } from '../common/log';
 import { native, LOCK_EX, LOCK_NB, buildDir } from '../common/native';
 import { ContainerService } from '../containers';
 import { ContainerFilesystem } from '../containers/filesystem';
@@ -58,6 +58,8 @@ export class Daemon {
 
   async start(): Promise<void> {
     const { cfg } = this;
+    const ph = phases('daemon start', 'berthd');
+    ph.mark(`node ${(performance.now()).toFixed(0)}ms`);
     fs.mkdirSync(cfg.dataRoot, { recursive: true, mode: 0o711 });
     fs.mkdirSync(cfg.execRoot, { recursive: true, mode: 0o711 });
     this.lock();
@@ -65,7 +67,9 @@ export class Daemon {
     fs.writeFileSync(cfg.pidfile, String(process.pid));
     this.images = await createImageService({ root: cfg.dataRoot, events: this.events.publish });
     this.networks = createNetworkService({ root: path.join(cfg.dataRoot, 'network'), events: this.events.publish, configFile: cfg.configFile ?? '/etc/berth/daemon.json', flags: cfg.network });
+    ph.mark('images');
     await this.networks.init();
+    ph.mark('networks');
     this.volumes = new VolumeService(path.join(cfg.dataRoot, 'volumes'), this.events.publish);
     this.volumes.init();
     const mounts = new VolumeMounts(this.volumes);
@@ -82,10 +86,12 @@ export class Daemon {
     });
     mounts.setContainers(this.containers);
     await this.containers.init();
+    ph.mark('containers');
     this.volumes.restore(this.containers.all().map((r) => ({ id: r.Id, volumes: VolumeMounts.volumesOf(r) })));
     this.filesystem = new ContainerFilesystem(this.containers, this.images, this.volumes);
     this.events.subscribe((e) => this.filesystem.onEvent(e));
     await this.networks.afterRestore();
+    ph.mark('net-restore');
     const router = buildRouter(this.backends());
     const handler = createHttpHandler(router);
     const memory = this.memory;
@@ -95,6 +101,8 @@ export class Daemon {
       handler.onUpgrade(req, socket, head);
     };
     for (const host of cfg.hosts) await this.listen(host, onRequest, onUpgrade);
+    ph.mark('listen');
+    ph.done();
   }
 
   private lock(): void {

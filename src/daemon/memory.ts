@@ -8,7 +8,7 @@ import * as vm from 'node:vm';
 import { log } from '../common/log';
 import { native } from '../common/native';
 
-const QUIET_MS = 1500;
+const QUIET_MS = 500;
 const GROWTH_BYTES = 8 << 20;
 
 export class MemoryReclaimer {
