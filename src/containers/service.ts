@@ -558,12 +558,17 @@ export class ContainerService {
     // Reserve the name before the first await so two creates cannot both take it.
     this.names.set(name, id);
     try {
+      const ph = phases('create', id);
       const dir = this.dir(id);
       fs.mkdirSync(dir, { mode: 0o710 });
       await this.o.images.snapshots.prepare(id, rec.SnapshotParent);
+      ph.mark('snapshot');
       await this.mnt.prepare(rec, ic.Volumes);
       this.writeEtcFiles(rec);
+      ph.mark('mounts+etc');
       this.save(rec); // the commit point: from here the container exists
+      ph.mark('save');
+      ph.done();
       this.records.set(id, rec);
     } catch (e) {
       this.names.delete(name);

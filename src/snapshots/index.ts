@@ -355,9 +355,14 @@ class OverlaySnapshotter implements Snapshotter {
       fs.mkdirSync(path.join(tmp, 'upper'), { mode: 0o755 });
       fs.chmodSync(path.join(tmp, 'upper'), 0o755);
       fs.mkdirSync(path.join(tmp, 'work'), { mode: 0o700 });
-      writeJsonAtomic(path.join(tmp, 'snapshot.json'), { parent });
+      // The directory is new and renamed into place whole, so its files need
+      // no temp-and-rename of their own: make the file and the directory's
+      // entries durable together (two fsyncs in parallel, off the event
+      // loop), then commit with the rename. Every `docker create` waits on this.
+      fs.writeFileSync(path.join(tmp, 'snapshot.json'), JSON.stringify({ parent }));
+      await Promise.all([fsyncPath(path.join(tmp, 'snapshot.json')), fsyncPath(tmp)]);
       fs.renameSync(tmp, path.join(this.rw, key));
-      fsyncDir(this.rw);
+      await fsyncPath(this.rw);
     } catch (e) {
       this.active.delete(key);
       fs.rmSync(tmp, { recursive: true, force: true });
@@ -498,4 +503,13 @@ class OverlaySnapshotter implements Snapshotter {
 
 export function createSnapshotter(root: string, opts: SnapshotterOptions = {}): Snapshotter {
   return new OverlaySnapshotter(root, opts);
+}
+
+async function fsyncPath(p: string): Promise<void> {
+  const fh = await fs.promises.open(p, 'r');
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
 }
