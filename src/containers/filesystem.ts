@@ -13,7 +13,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { Readable, type Writable } from 'node:stream';
-import { createTar, decompress, packTar, readTar, type ByteSource } from '../common/archive';
+import { decompress, packTar, readTar, type ByteSource } from '../common/archive';
 import { conflict, EngineError, errorMessage, internal, invalid, notFound } from '../common/errors';
 import type { EngineEvent } from '../common/events';
 import { matchLabels, type Filters } from '../common/filters';
@@ -24,6 +24,7 @@ import {
   type ContainerConfig as ImageContainerConfig, type ImageConfig, type ImageService,
 } from '../images';
 import { copyUp, mountPointsOf, type MountPoint } from '../volumes/mounts';
+import { copyTreeAsLayer } from '../snapshots/tree-layer';
 import { at, cleanPath, ScopedFs, ScopedWriter, treeSize, walkEntries, type EntryHeader, type ScopeMount } from '../volumes/scoped-fs';
 import type { VolumeService } from '../volumes/service';
 import type { ContainerService } from './service';
@@ -524,8 +525,16 @@ export class ContainerFilesystem {
         rootfs: { type: 'layers', diff_ids: [] },
         history,
       };
-      const layers = empty ? [] : [{ tar: createTar(upper, { whiteouts: true, filter: (rel) => !skip(rel) }) }];
-      const img = await this.images.createImage({ config, base: rec.SnapshotParent, layers, ...(parent ? { parent: parent.id } : {}), tags });
+      // The new layer is copied from the upper dir directly (no tar parsed, no blob
+      // stored: layerTar makes the same tar again from the layer when saved or pushed).
+      const snaps = this.images.snapshots;
+      const layer = empty ? undefined : await snaps.importTree(rec.SnapshotParent, (dir) => copyTreeAsLayer(upper, dir, { whiteouts: true, filter: (rel) => !skip(rel) }));
+      let img: Awaited<ReturnType<ImageService['createImage']>>;
+      try {
+        img = await this.images.createImage({ config, base: layer ? layer.chainId : rec.SnapshotParent, ...(parent ? { parent: parent.id } : {}), tags });
+      } finally {
+        layer?.release();
+      }
       this.containers.event(rec.Id, 'commit', { comment: o.comment ?? '', imageID: img.id, imageRef: tags[0] ?? '' });
       return { Id: img.id };
     } finally {
