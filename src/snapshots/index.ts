@@ -16,6 +16,7 @@ import { decompress, extractTar, type ByteSource } from '../common/archive';
 import { readJson, writeJsonAtomic, fsyncDir } from '../common/atomic-fs';
 import { invalid, notFound } from '../common/errors';
 import { log } from '../common/log';
+import { markTopDir } from '../common/topdir';
 import { native, MNT_DETACH } from '../common/native';
 
 export interface LayerInfo {
@@ -150,6 +151,8 @@ class OverlaySnapshotter implements Snapshotter {
     this.empty = path.join(this.root, 'empty');
     fs.mkdirSync(this.rw, { recursive: true, mode: 0o700 });
     fs.mkdirSync(this.empty, { recursive: true, mode: 0o755 });
+    markTopDir(this.root); // each layer's tree in a block group with room (see topdir.ts)
+    markTopDir(this.rw);
     for (const k of fs.readdirSync(this.rw)) {
       if (k.startsWith('.')) continue;
       const meta = readJson(path.join(this.rw, k, 'snapshot.json'));
