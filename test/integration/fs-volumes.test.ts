@@ -126,9 +126,13 @@ describe('volumes, binds and tmpfs (docker CLI)', { skip: skipUnlessRoot() }, ()
     expectCode(ro, 1, 'write through :ro');
     assert.equal(ro.stdout, 'w\n');
     expectMatch(ro.stderr, /Read-only file system/, 'EROFS');
-    const miss = await d.docker(['run', '--rm', '--volumes-from', 'nosuch', 'busybox', 'true']);
+    // a 404, as Docker: (without --pull never the CLI would then try to pull the image, as with Docker)
+    const miss = await d.docker(['run', '--rm', '--pull', 'never', '--volumes-from', 'nosuch', 'busybox', 'true']);
     expectCode(miss, 125, 'volumes-from a missing container');
     expectMatch(miss.stderr, /No such container: nosuch/, 'message');
+    const api = await d.api<{ message: string }>('POST', '/containers/create', { Image: 'busybox', Cmd: ['true'], HostConfig: { VolumesFrom: ['nosuch:ro'] } });
+    assert.equal(api.status, 404, api.text);
+    assert.equal(api.json.message, 'No such container: nosuch');
     okOut(await d.docker(['rm', '-f', '-v', 'vsrc']), 'rm source');
     okOut(await d.docker(['volume', 'rm', 'vfshared']), 'rm named');
   });
