@@ -788,6 +788,7 @@ export class ContainerService {
       await this.runc.delete(id, true);
       await this.net.detach(rec);
       this.unmountQuiet(this.rootfs(id));
+      this.mnt.stopped?.(rec); // volume unmount events, before die (as Docker's Cleanup)
       rec.State = { ...rec.State, Status: 'exited', Running: false, Paused: false, Restarting: false, Pid: 0, ExitCode: Number.isFinite(code) ? code : 255, OOMKilled: oom, FinishedAt: mtime.toISOString() };
       delete rec.ConmonPid;
       this.save(rec);

@@ -441,6 +441,14 @@ export class VolumeMounts implements MountProvider {
     }
   }
 
+  /** Docker's UnmountVolumes: an `unmount` event per volume (driver and container, as Docker). */
+  stopped(rec: ContainerRecord): void {
+    for (const mp of mountPointsOf(rec)) {
+      if (mp.Type !== 'volume' || !mp.Name || !this.volumes.has(mp.Name)) continue;
+      this.volumes.event(mp.Name, 'unmount', { container: rec.Id });
+    }
+  }
+
   async release(rec: ContainerRecord, removeVolumes: boolean): Promise<void> {
     for (const mp of mountPointsOf(rec)) {
       if (mp.Type !== 'volume' || !mp.Name) continue;
