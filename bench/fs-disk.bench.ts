@@ -142,6 +142,7 @@ async function main(): Promise<void> {
       const make = 'mkdir -p /many && cd /many && i=0; while [ $i -lt 100 ]; do mkdir d$i; j=0; while [ $j -lt 100 ]; do echo $i-$j > d$i/f$j; j=$((j+1)); done; i=$((i+1)); done';
       const times: number[] = [];
       const floor: number[] = [];
+      const floorX: number[] = [];
       for (let i = -1; i < Math.min(RUNS, 5); i++) {
         const name = `many${i + 1}`;
         must(await docker(['run', '--name', name, '--network', 'none', 'busybox', 'sh', '-c', make]), 'make 10,000 files');
@@ -149,14 +150,20 @@ async function main(): Promise<void> {
         const upper = path.join(d.dataRoot, 'snapshots', 'rw', id, 'upper');
         const tf = await timed(() => run('bash', ['-c', `tar -C ${upper} -cf - . | sha256sum >/dev/null`]), 'tar floor');
         const tc = await timed(() => docker(['commit', name, `many:${i + 1}`]), 'commit');
+        // what any commit has to do besides reading: create the 10,000 files of the new layer
+        const xdir = path.join(d.dataRoot, `bench-x${i + 1}`);
+        fs.mkdirSync(xdir);
+        const tx = await timed(() => run('bash', ['-c', `tar -C ${upper} -cf - . | tar -C ${xdir} -xf -`]), 'tar | tar -x floor');
+        fs.rmSync(xdir, { recursive: true, force: true });
         must(await docker(['rm', name]), 'rm');
         must(await docker(['rmi', `many:${i + 1}`]), 'rmi');
         if (i < 0) continue;
         times.push(tc);
         floor.push(tf);
+        floorX.push(tx);
       }
-      console.log(`   tar | sha256sum of the layer (floor) ${summary(floor)}\n   docker commit                        ${summary(times)}`);
-      rows.push({ name: '(b) commit, 10,000 changed files', figure: summary(times), floor: `tar+sha256 ${fmtMs(median(floor))}`, target: '-', note: 'no target set' });
+      console.log(`   tar | sha256sum of the layer (floor) ${summary(floor)}\n   tar | tar -x of the layer (floor)    ${summary(floorX)}\n   docker commit                        ${summary(times)}`);
+      rows.push({ name: '(b) commit, 10,000 changed files', figure: summary(times), floor: `tar+sha256 ${fmtMs(median(floor))}, tar|tar -x ${fmtMs(median(floorX))}`, target: '< 1 s', ok: median(times) < 1000 });
     });
 
     await section('c', 'system df with 200 containers and 50 images', async () => {

@@ -543,7 +543,8 @@ function pad(n: number): number {
   return (BLOCK - (n % BLOCK)) % BLOCK;
 }
 
-async function* packGen(entries: AsyncIterable<TarInput> | Iterable<TarInput>): AsyncGenerator<Buffer> {
+/** The bytes of a tar of the given entries, as the pieces they are made of (headers, bodies, padding). */
+export async function* packChunks(entries: AsyncIterable<TarInput> | Iterable<TarInput>): AsyncGenerator<Buffer> {
   for await (const e of entries) {
     const body = e.type === 'file' ? e.body : undefined;
     const size = Buffer.isBuffer(body) ? body.length : body ? (e.size ?? -1) : 0;
@@ -566,7 +567,7 @@ async function* packGen(entries: AsyncIterable<TarInput> | Iterable<TarInput>): 
 
 /** A tar stream of the given entries (for save and similar). */
 export function packTar(entries: AsyncIterable<TarInput> | Iterable<TarInput>): Readable {
-  return Readable.from(packGen(entries), { objectMode: false });
+  return Readable.from(packChunks(entries), { objectMode: false });
 }
 
 // ---------------------------------------------------------------------------
@@ -914,7 +915,7 @@ async function* fileChunks(p: string, size: number): AsyncGenerator<Buffer> {
     while (left > 0) {
       const buf = Buffer.allocUnsafe(Math.min(left, 1 << 20));
       const { bytesRead } = await fh.read(buf, 0, buf.length, null);
-      if (bytesRead === 0) break; // shrank: packGen reports the mismatch
+      if (bytesRead === 0) break; // shrank: packChunks reports the mismatch
       left -= bytesRead;
       yield bytesRead === buf.length ? buf : buf.subarray(0, bytesRead);
     }
@@ -923,7 +924,8 @@ async function* fileChunks(p: string, size: number): AsyncGenerator<Buffer> {
   }
 }
 
-async function* walkEntries(dir: string, opts: CreateTarOptions): AsyncGenerator<TarInput> {
+/** The entries createTar(dir, opts) archives, in its order (dir must be a directory). */
+export async function* treeEntries(dir: string, opts: CreateTarOptions = {}): AsyncGenerator<TarInput> {
   const links = new Map<string, string>();
   const prefix = opts.prefix ? opts.prefix.replace(/\/+$/, '') : '';
   const nameOf = (rel: string): string => (prefix ? (rel ? `${prefix}/${rel}` : prefix) : rel || '.');
@@ -989,5 +991,5 @@ async function* walkEntries(dir: string, opts: CreateTarOptions): AsyncGenerator
 export function createTar(dir: string, opts: CreateTarOptions = {}): Readable {
   const st = fs.lstatSync(dir);
   if (!st.isDirectory() && !opts.prefix) opts = { ...opts, prefix: path.basename(dir) };
-  return packTar(walkEntries(dir, opts));
+  return packTar(treeEntries(dir, opts));
 }

@@ -11,9 +11,8 @@
 // volumes and bind mounts laid over it as virtual mounts.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { pipeline } from 'node:stream/promises';
-import { Readable, type Writable } from 'node:stream';
-import { createTar, decompress, packTar, readTar, type ByteSource } from '../common/archive';
+import type { Writable } from 'node:stream';
+import { decompress, readTar, type ByteSource } from '../common/archive';
 import { conflict, EngineError, errorMessage, internal, invalid, notFound } from '../common/errors';
 import type { EngineEvent } from '../common/events';
 import { matchLabels, type Filters } from '../common/filters';
@@ -24,6 +23,8 @@ import {
   type ContainerConfig as ImageContainerConfig, type ImageConfig, type ImageService,
 } from '../images';
 import { copyUp, mountPointsOf, type MountPoint } from '../volumes/mounts';
+import { copyTreeAsLayer } from '../snapshots/tree-layer';
+import { pumpTar } from '../volumes/tar-pump';
 import { at, cleanPath, ScopedFs, ScopedWriter, treeSize, walkEntries, type EntryHeader, type ScopeMount } from '../volumes/scoped-fs';
 import type { VolumeService } from '../volumes/service';
 import type { ContainerService } from './service';
@@ -120,33 +121,6 @@ function headerOf(h: { name: string; type: EntryHeader['type']; mode: number; ui
 }
 
 interface SizeEntry { size: number; at: number }
-
-/**
- * Joins the small pieces of a tar stream (512-byte headers, padding, small
- * files) into writes of about 256 KiB: fewer chunks on the wire, fewer
- * syscalls on both ends. Large pieces pass through as they are.
- */
-export async function* coalesce(src: AsyncIterable<Buffer>, target = 256 * 1024): AsyncGenerator<Buffer> {
-  let parts: Buffer[] = [];
-  let size = 0;
-  for await (const c of src) {
-    if (c.length >= target) {
-      if (size) yield parts.length === 1 ? (parts[0] as Buffer) : Buffer.concat(parts, size);
-      parts = [];
-      size = 0;
-      yield c;
-      continue;
-    }
-    parts.push(c);
-    size += c.length;
-    if (size >= target) {
-      yield Buffer.concat(parts, size);
-      parts = [];
-      size = 0;
-    }
-  }
-  if (size) yield Buffer.concat(parts, size);
-}
 
 export class ContainerFilesystem {
   private readonly sizes = new Map<string, SizeEntry>();
@@ -266,7 +240,7 @@ export class ContainerFilesystem {
       const arc = stat.name === '/' ? '' : stat.name;
       const out = begin(stat);
       this.containers.event(rec.Id, 'archive-path');
-      await pipeline(Readable.from(coalesce(packTar(walkEntries(sfs, dir, name, arc)))), out);
+      await pumpTar(walkEntries(sfs, dir, name, arc, { fds: true }), out);
     });
   }
 
@@ -464,7 +438,7 @@ export class ContainerFilesystem {
       try {
         const w = out();
         this.containers.event(rec.Id, 'export');
-        await pipeline(Readable.from(coalesce(packTar(walkEntries(sfs, '/', null, '')))), w);
+        await pumpTar(walkEntries(sfs, '/', null, '', { fds: true }), w);
       } finally {
         sfs.close();
       }
@@ -524,8 +498,16 @@ export class ContainerFilesystem {
         rootfs: { type: 'layers', diff_ids: [] },
         history,
       };
-      const layers = empty ? [] : [{ tar: createTar(upper, { whiteouts: true, filter: (rel) => !skip(rel) }) }];
-      const img = await this.images.createImage({ config, base: rec.SnapshotParent, layers, ...(parent ? { parent: parent.id } : {}), tags });
+      // The new layer is copied from the upper dir directly (no tar parsed, no blob
+      // stored: layerTar makes the same tar again from the layer when saved or pushed).
+      const snaps = this.images.snapshots;
+      const layer = empty ? undefined : await snaps.importTree(rec.SnapshotParent, (dir) => copyTreeAsLayer(upper, dir, { whiteouts: true, filter: (rel) => !skip(rel) }));
+      let img: Awaited<ReturnType<ImageService['createImage']>>;
+      try {
+        img = await this.images.createImage({ config, base: layer ? layer.chainId : rec.SnapshotParent, ...(parent ? { parent: parent.id } : {}), tags });
+      } finally {
+        layer?.release();
+      }
       this.containers.event(rec.Id, 'commit', { comment: o.comment ?? '', imageID: img.id, imageRef: tags[0] ?? '' });
       return { Id: img.id };
     } finally {

@@ -15,7 +15,9 @@ export interface MountProvider {
   prepare(rec: ContainerRecord, imageVolumes: Record<string, object> | null | undefined): Promise<void>;
   /** At start, with the container's root filesystem mounted at rootfs: the OCI mounts (copy-up into empty volumes happens here). */
   ociMounts(rec: ContainerRecord, rootfs: string): Promise<OciMount[]>;
-  /** At rm: drop references; with removeVolumes, delete the container's anonymous volumes. */
+  /** After the container stopped (its rootfs unmounted), before its `die` event: Docker's UnmountVolumes. */
+  stopped?(rec: ContainerRecord): void;
+    /** At rm: drop references; with removeVolumes, delete the container's anonymous volumes. */
   release(rec: ContainerRecord, removeVolumes: boolean): Promise<void>;
   /** inspect's and ps's Mounts. */
   inspect(rec: ContainerRecord): unknown[];

@@ -902,6 +902,7 @@ export class ContainerService {
       this.unmountQuiet(this.rootfs(id));
       if (rec.HostConfig.IpcMode === 'shareable') this.unmountQuiet(this.shmDir(id));
       ph.mark('umount');
+      this.mnt.stopped?.(rec); // volume unmount events, before die (as Docker's Cleanup)
       rec.State = { ...rec.State, Status: 'exited', Running: false, Paused: false, Restarting: false, Pid: 0, ExitCode: Number.isFinite(code) ? code : 255, OOMKilled: oom, FinishedAt: mtime.toISOString() };
       delete rec.ConmonPid;
       // An --rm container's record is dropped just below: saving it first would be a wasted fsync.

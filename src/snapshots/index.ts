@@ -16,6 +16,7 @@ import { decompress, extractTar, type ByteSource } from '../common/archive';
 import { readJson, writeJsonAtomic, fsyncDir } from '../common/atomic-fs';
 import { invalid, notFound } from '../common/errors';
 import { log } from '../common/log';
+import { markTopDir } from '../common/topdir';
 import { native, MNT_DETACH } from '../common/native';
 
 export interface LayerInfo {
@@ -60,6 +61,13 @@ export interface Snapshotter {
    */
   commitTemp(tmp: string, info: LayerInfo, opts?: { parentReady?: Promise<unknown> }): Promise<void>;
   discardTemp(tmp: string): Promise<void>;
+  /**
+   * A layer on top of parent filled by fill (given an empty directory) instead
+   * of from a tar stream: for commit, which copies a container's upper dir
+   * (see tree-layer.ts). The layer stays held (as by hold()) until release
+   * is called, so that an image can be made of it before GC may see it.
+   */
+  importTree(parent: string | null, fill: (dir: string) => Promise<{ diffId: string; size: number }>): Promise<LayerInfo & { release: () => void }>;
   /** Protects a layer and its ancestors from removal until the returned release is called (a lease for work in progress). */
   hold(chainId: string | null): () => void;
   /** Deletes a committed layer (its directory is renamed away first, then removed in the background). */
@@ -156,6 +164,8 @@ class OverlaySnapshotter implements Snapshotter {
     this.empty = path.join(this.root, 'empty');
     fs.mkdirSync(this.rw, { recursive: true, mode: 0o700 });
     fs.mkdirSync(this.empty, { recursive: true, mode: 0o755 });
+    markTopDir(this.root); // each layer's tree in a block group with room (see topdir.ts)
+    markTopDir(this.rw);
     for (const k of fs.readdirSync(this.rw)) {
       if (k.startsWith('.')) continue;
       const meta = readJson(path.join(this.rw, k, 'snapshot.json'));
@@ -322,6 +332,36 @@ class OverlaySnapshotter implements Snapshotter {
       const info: LayerInfo = { chainId, parent, diffId, size };
       await this.commit(tmp, info);
       return info;
+    } finally {
+      unpin();
+    }
+  }
+
+  async importTree(parent: string | null, fill: (dir: string) => Promise<{ diffId: string; size: number }>): Promise<LayerInfo & { release: () => void }> {
+    if (parent !== null) checkChain(parent);
+    const unpin = this.hold(parent);
+    try {
+      if (parent !== null && !this.hasLayer(parent)) throw notFound(`parent layer ${parent} does not exist`);
+      const tmp = path.join(this.root, `tmp-${randomBytes(8).toString('hex')}`);
+      fs.mkdirSync(path.join(tmp, 'fs'), { recursive: true, mode: 0o755 });
+      fs.chmodSync(path.join(tmp, 'fs'), 0o755);
+      let filled: { diffId: string; size: number };
+      try {
+        filled = await fill(path.join(tmp, 'fs'));
+      } catch (e) {
+        await fs.promises.rm(tmp, { recursive: true, force: true });
+        throw e;
+      }
+      const chainId = chainIdOf(parent, filled.diffId);
+      const release = this.hold(chainId);
+      try {
+        if (this.hasLayer(chainId)) await fs.promises.rm(tmp, { recursive: true, force: true });
+        else await this.commit(tmp, { chainId, parent, diffId: filled.diffId, size: filled.size });
+      } catch (e) {
+        release();
+        throw e;
+      }
+      return { ...this.layerInfo(chainId), release };
     } finally {
       unpin();
     }

@@ -273,25 +273,22 @@ export class VolumeMounts implements MountProvider {
   }
 
   async prepare(rec: ContainerRecord): Promise<void> {
+    // --volumes-from naming an unknown container: 404 "No such container", as
+    // Docker answers (the CLI then tries to pull the image, as it does with Docker)
+    const from = this.volumesFrom(rec);
     try {
-      this.register(rec);
+      this.register(rec, from);
     } catch (e) {
-      // 400 rather than 404 (unknown container or volume plugin): a 404 from create makes the CLI try to pull the image
+      // 400 rather than 404 (an unknown volume plugin): a 404 from create makes the CLI try to pull the image
       if (e instanceof EngineError && e.kind === 'not_found') throw invalid(e.message);
       throw e;
     }
   }
 
-  /** Docker's registerMountPoints plus the anonymous volumes of Config.Volumes. */
-  private register(rec: ContainerRecord): void {
-    const hc = rec.HostConfig;
-    const points: MountPoint[] = [];
-    rec.MountPoints = points; // recorded as they are made, so a failure can be rolled back by release()
-    const byDst = new Map<string, MountPoint>();
-    const tmpfs = new Set(Object.keys(hc.Tmpfs ?? {}).map((d) => cleanPath(d)));
-
-    // 1. --volumes-from
-    for (const spec of hc.VolumesFrom ?? []) {
+  /** The containers of --volumes-from with their modes (validated), in order. */
+  private volumesFrom(rec: ContainerRecord): Array<{ src: ContainerRecord; mode: string }> {
+    const out: Array<{ src: ContainerRecord; mode: string }> = [];
+    for (const spec of rec.HostConfig.VolumesFrom ?? []) {
       let ref = spec;
       let mode = '';
       const i = spec.lastIndexOf(':');
@@ -301,7 +298,21 @@ export class VolumeMounts implements MountProvider {
         if (!validMode(mode) || !['ro', 'rw', 'z', 'Z'].some((m) => mode.split(',').includes(m))) throw invalid(`invalid mode: ${mode}`);
       }
       if (!this.containers) throw invalid('--volumes-from is not available');
-      const src = this.containers.get(ref);
+      out.push({ src: this.containers.get(ref), mode });
+    }
+    return out;
+  }
+
+  /** Docker's registerMountPoints plus the anonymous volumes of Config.Volumes. */
+  private register(rec: ContainerRecord, from: Array<{ src: ContainerRecord; mode: string }>): void {
+    const hc = rec.HostConfig;
+    const points: MountPoint[] = [];
+    rec.MountPoints = points; // recorded as they are made, so a failure can be rolled back by release()
+    const byDst = new Map<string, MountPoint>();
+    const tmpfs = new Set(Object.keys(hc.Tmpfs ?? {}).map((d) => cleanPath(d)));
+
+    // 1. --volumes-from
+    for (const { src, mode } of from) {
       for (const m of mountPointsOf(src)) {
         if (m.Type === 'tmpfs') continue;
         const rw = mode.split(',').includes('ro') ? false : mode.split(',').includes('rw') ? true : m.RW;
@@ -427,6 +438,14 @@ export class VolumeMounts implements MountProvider {
       log.debug('volume target check', { dst, err: e });
     } finally {
       sfs?.close();
+    }
+  }
+
+  /** Docker's UnmountVolumes: an `unmount` event per volume (driver and container, as Docker). */
+  stopped(rec: ContainerRecord): void {
+    for (const mp of mountPointsOf(rec)) {
+      if (mp.Type !== 'volume' || !mp.Name || !this.volumes.has(mp.Name)) continue;
+      this.volumes.event(mp.Name, 'unmount', { container: rec.Id });
     }
   }
 

@@ -345,6 +345,8 @@ export interface WalkOptions {
   skip?: (p: string, st: fs.Stats) => boolean;
   /** Include security.capability as a PAX xattr (default true). */
   xattrs?: boolean;
+  /** Give files as their open descriptor (fd, to be closed by the consumer) instead of a body. */
+  fds?: boolean;
 }
 
 function readXattr(p: string, name: string): Buffer | null {
@@ -361,14 +363,14 @@ const CHUNK = 1 << 20;
 function fileBody(fd: number, size: number): Buffer | AsyncIterable<Buffer> {
   if (size <= CHUNK) {
     try {
-      const buf = Buffer.alloc(size);
+      const buf = Buffer.allocUnsafe(size);
       let off = 0;
       while (off < size) {
         const n = fs.readSync(fd, buf, off, size - off, null);
         if (n === 0) break;
         off += n;
       }
-      return buf;
+      return off < size ? buf.fill(0, off) : buf; // shrank meanwhile: zeros, as tar pads
     } finally {
       fs.closeSync(fd);
     }
@@ -403,10 +405,10 @@ function devNumbers(rdev: number): [number, number] {
  * it when it is a directory), named arcName (directories get a trailing "/").
  * Order is lexical, hard links inside the tree are kept, sockets are skipped.
  */
-export async function* walkEntries(sfs: ScopedFs, dir: string, name: string | null, arcName: string, opts: WalkOptions = {}): AsyncGenerator<TarInput> {
+export async function* walkEntries(sfs: ScopedFs, dir: string, name: string | null, arcName: string, opts: WalkOptions = {}): AsyncGenerator<TarInput & { fd?: number }> {
   const links = new Map<string, string>();
   const wantX = opts.xattrs ?? true;
-  async function* visit(parent: string, n: string | null, arc: string): AsyncGenerator<TarInput> {
+  async function* visit(parent: string, n: string | null, arc: string): AsyncGenerator<TarInput & { fd?: number }> {
     const p = n === null ? parent : childPath(parent, n);
     let st: fs.Stats;
     try {
@@ -456,7 +458,8 @@ export async function* walkEntries(sfs: ScopedFs, dir: string, name: string | nu
       if (!f) return; // replaced by something else meanwhile
       if (st.nlink > 1) links.set(key, arc);
       const x = sfs.isMount(p) ? {} : xattrOf(at(sfs.dirFd(parent), n as string));
-      yield { name: arc, type: 'file', ...common, ...x, size: f.st.size, body: fileBody(f.fd, f.st.size) };
+      if (opts.fds) yield { name: arc, type: 'file', ...common, ...x, size: f.st.size, fd: f.fd };
+      else yield { name: arc, type: 'file', ...common, ...x, size: f.st.size, body: fileBody(f.fd, f.st.size) };
       return;
     }
     if (st.isSymbolicLink()) {

@@ -12,6 +12,7 @@
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { markTopDir } from '../common/topdir';
 import { fsyncDir, readJson, writeJsonAtomic } from '../common/atomic-fs';
 import { conflict, EngineError, errorMessage, internal, invalid, notFound } from '../common/errors';
 import type { EventSink } from '../common/events';
@@ -113,6 +114,7 @@ export class VolumeService {
 
   init(): void {
     fs.mkdirSync(this.root, { recursive: true, mode: 0o701 });
+    markTopDir(this.root); // each volume's files in a block group with room (see common/topdir.ts)
     const mounted = mountedPaths();
     for (const n of fs.readdirSync(this.root)) {
       const dir = path.join(this.root, n);

@@ -126,11 +126,35 @@ describe('volumes, binds and tmpfs (docker CLI)', { skip: skipUnlessRoot() }, ()
     expectCode(ro, 1, 'write through :ro');
     assert.equal(ro.stdout, 'w\n');
     expectMatch(ro.stderr, /Read-only file system/, 'EROFS');
-    const miss = await d.docker(['run', '--rm', '--volumes-from', 'nosuch', 'busybox', 'true']);
+    // a 404, as Docker: (without --pull never the CLI would then try to pull the image, as with Docker)
+    const miss = await d.docker(['run', '--rm', '--pull', 'never', '--volumes-from', 'nosuch', 'busybox', 'true']);
     expectCode(miss, 125, 'volumes-from a missing container');
     expectMatch(miss.stderr, /No such container: nosuch/, 'message');
+    const api = await d.api<{ message: string }>('POST', '/containers/create', { Image: 'busybox', Cmd: ['true'], HostConfig: { VolumesFrom: ['nosuch:ro'] } });
+    assert.equal(api.status, 404, api.text);
+    assert.equal(api.json.message, 'No such container: nosuch');
     okOut(await d.docker(['rm', '-f', '-v', 'vsrc']), 'rm source');
     okOut(await d.docker(['volume', 'rm', 'vfshared']), 'rm named');
+  });
+
+  it('volume events: mount at start and unmount at stop, with Docker\'s attributes', async () => {
+    const since = Math.floor(Date.now() / 1000) - 1;
+    okOut(await d.docker(['run', '--name', 'vev', '-v', 'vevents:/data:ro', 'busybox', 'true']), 'run');
+    const id = okOut(await d.docker(['inspect', '--format', '{{.Id}}', 'vev']), 'inspect');
+    const until = String(Math.floor(Date.now() / 1000) + 1);
+    const lines = okOut(await d.docker(['events', '--since', String(since), '--until', until, '--filter', 'type=volume', '--filter', 'volume=vevents', '--format', '{{json .}}']), 'events')
+      .split('\n').filter(Boolean).map((l) => JSON.parse(l) as { Action: string; Actor: { ID: string; Attributes: Record<string, string> } });
+    const acts = lines.map((e) => e.Action);
+    assert.deepEqual(acts, ['create', 'mount', 'unmount'], JSON.stringify(lines));
+    assert.deepEqual(lines[1]!.Actor.Attributes, { container: id, destination: '/data', driver: 'local', propagation: '', 'read/write': 'false' });
+    assert.deepEqual(lines[2]!.Actor.Attributes, { container: id, driver: 'local' });
+    // unmount comes before the container's die, as Docker's Cleanup runs first
+    const all = okOut(await d.docker(['events', '--since', String(since), '--until', until, '--format', '{{.Type}} {{.Action}} {{.Actor.ID}}']), 'events').split('\n');
+    const unmount = all.indexOf(`volume unmount vevents`);
+    const die = all.indexOf(`container die ${id}`);
+    assert.ok(unmount >= 0 && die > unmount, all.join('\n'));
+    okOut(await d.docker(['rm', 'vev']), 'rm');
+    okOut(await d.docker(['volume', 'rm', 'vevents']), 'volume rm');
   });
 
   it('bind mounts: --mount readonly gives EROFS, -v creates a missing host dir, --mount refuses one', async () => {
