@@ -677,6 +677,7 @@ export class ContainerService {
     if (!env.some((e) => e.startsWith('PATH='))) env.unshift(DEFAULT_PATH);
     const extra = [`HOSTNAME=${hostNet ? os.hostname() : c.Hostname}`];
     if (c.Tty) extra.push('TERM=xterm');
+    extra.push(...this.net.linkEnv(rec)); // legacy --link variables, overridden by Config.Env as in Docker
     const finalEnv = mergeEnv(extra, env);
     if (!finalEnv.some((e) => e.startsWith('HOME='))) finalEnv.push(`HOME=${user.home || '/'}`);
 
@@ -1370,7 +1371,7 @@ export class ContainerService {
     ex.ProcessConfig.tty = tty;
     let env = [...c.Env];
     if (!env.some((e) => e.startsWith('PATH='))) env.unshift(DEFAULT_PATH);
-    env = mergeEnv([`HOSTNAME=${c.Hostname}`, ...(tty ? ['TERM=xterm'] : [])], env);
+    env = mergeEnv([`HOSTNAME=${c.Hostname}`, ...(tty ? ['TERM=xterm'] : []), ...this.net.linkEnv(rec, false)], env);
     env = mergeEnv(env, ex.Env);
     if (!env.some((e) => e.startsWith('HOME='))) env.push(`HOME=${user.home || '/'}`);
     const caps = effectiveCapabilities(rec.HostConfig.Privileged || ex.ProcessConfig.privileged, rec.HostConfig.CapAdd ?? [], rec.HostConfig.CapDrop ?? []);

@@ -18,6 +18,7 @@ import { containerDnsRemove, containerDnsRules, type FwNetwork, type FwPort, hos
 import { AddressPool, checkOverlap, defaultAddressPools, parseAddressPools, parseProcNetRoute, pickSubnet, type PoolBase, validateIpamEntry } from './ipam';
 import { type Cidr, cidrContains, formatCidr, formatIPv4, macFromIPv4, parseCidr, parseIPv4, parseMac, parseReverseName } from './ipv4';
 import { bridgeLines, type EndpointLinks, hostEndpointLines, innerEndpointLines, ipBatch, ipBatchIn, listLinks, type LinkInfo, nftIn } from './kernel';
+import { type LinkRef, linkEnv, parseLink } from './links';
 import { PortHolders } from './portmap';
 import { type BoundPort, parsePortRangeSysctl, portList, portMap, portRequests, PortTable, validateExposed } from './ports';
 import { NetStore } from './store';
@@ -374,6 +375,9 @@ export class NetworkService {
       if (i <= 0 || (ip !== 'host-gateway' && parseIPv4(ip) === undefined && !ip.includes(':'))) throw invalid(`invalid IP address in add-host: "${ip}"`);
     }
     for (const d of hc.Dns ?? []) if (parseIPv4(d) === undefined && !d.includes(':')) throw invalid(`${d} is not an ip address`);
+    const linkSpecs = strList(hc.Links, 'HostConfig.Links');
+    if (linkSpecs.length && mode === 'host') throw invalid("conflicting options: host type networking can't be used with links. This would result in undefined behavior");
+    if (linkSpecs.length && shared) throw invalid("conflicting options: container type network can't be used with links. This would result in undefined behavior");
     validateExposed(rec.Config.ExposedPorts);
     portRequests(hc.PortBindings, rec.Config.ExposedPorts, !!hc.PublishAllPorts);
 
@@ -389,7 +393,82 @@ export class NetworkService {
       requested.push(req);
     }
     const c: ContainerNet = { requested };
+    if (linkSpecs.length) {
+      if (mode === 'bridge') {
+        // legacy links: the targets must exist now; inspect shows them as Docker's link graph does
+        c.links = linkSpecs.map((l) => this.resolveLink(l));
+        hc.Links = c.links.map((l) => `/${cname(this.needHost().get(l.id))}:/${cname(rec)}/${l.alias}`);
+      } else {
+        // on a user-defined network a link is only an alias the container resolves (EndpointSettings.Links)
+        for (const l of linkSpecs) parseLink(l);
+        const first = requested[0];
+        if (first && !first.links?.length) first.links = [...linkSpecs];
+        hc.Links = null;
+      }
+    }
     rec.Network = c;
+  }
+
+  /** A --link target by name, followed through container:<x> modes (Docker's registerLinks). */
+  private resolveLink(spec: string): LinkRef {
+    const { name, alias } = parseLink(spec);
+    const get = (ref: string): ContainerLike => {
+      try {
+        return this.needHost().get(ref);
+      } catch (e) {
+        // invalid, not not-found: a 404 would make the CLI try to pull the image
+        if (e instanceof EngineError && e.kind === 'not_found') throw invalid(`could not get container for ${ref}: No such container: ${ref}`);
+        throw e;
+      }
+    };
+    let child = get(name);
+    for (let hops = 0; child.HostConfig.NetworkMode.startsWith('container:') && hops < 16; hops++) child = get(child.HostConfig.NetworkMode.slice(10));
+    if (child.HostConfig.NetworkMode === 'host') throw invalid("conflicting options: host type networking can't be used with links. This would result in undefined behavior");
+    return { id: child.Id, alias };
+  }
+
+  /** The running target of a link and its endpoint on the default bridge; throws Docker's errors. */
+  private linkTarget(rec: ContainerLike, l: LinkRef): { child: ContainerLike; ep: Ep } {
+    const host = this.needHost();
+    let child: ContainerLike | undefined;
+    try { child = host.get(l.id); } catch { /* removed since: not running either */ }
+    const linkName = `/${cname(rec)}/${l.alias}`;
+    const sb = child?.State.Running ? this.sandboxes.get(child.Id) : undefined;
+    if (!child || !child.State.Running) throw new EngineError('failed_precondition', `Cannot link to a non running container: /${child ? cname(child) : l.alias} AS ${linkName}`);
+    const ep = sb?.eps.find((e) => e.net.isDefault);
+    if (!ep) throw new EngineError('failed_precondition', `Cannot link to /${cname(child)}, as it does not belong to the default network`);
+    return { child, ep };
+  }
+
+  linkEnv(rec: ContainerLike, strict = true): string[] {
+    const links = (rec.Network as ContainerNet | undefined)?.links ?? [];
+    if (!links.length || this.modeNetwork(rec) !== 'bridge') return [];
+    const env: string[] = [];
+    for (const l of links) {
+      let t: { child: ContainerLike; ep: Ep };
+      try {
+        t = this.linkTarget(rec, l);
+      } catch (e) {
+        if (strict) throw e;
+        continue;
+      }
+      env.push(...linkEnv(`/${cname(rec)}/${l.alias}`, t.ep.st.ip, t.child.Config.Env ?? [], t.child.Config.ExposedPorts));
+    }
+    return env;
+  }
+
+  /** /etc/hosts lines for rec's legacy links: "ip alias hostname [name]" per running target. */
+  private linkHosts(rec: ContainerLike): Array<{ ip: string; names: string }> {
+    const links = (rec.Network as ContainerNet | undefined)?.links ?? [];
+    const out: Array<{ ip: string; names: string }> = [];
+    for (const l of links) {
+      const sb = this.sandboxes.get(l.id);
+      const ep = sb?.eps.find((e) => e.net.isDefault);
+      if (!sb || !ep) continue;
+      const name = cname(sb.rec);
+      out.push({ ip: ep.st.ip, names: [l.alias, sb.rec.Config.Hostname, ...(l.alias !== name ? [name] : [])].join(' ') });
+    }
+    return out;
   }
 
   private findNetQuiet(ref: string): Net | undefined {
@@ -496,6 +575,7 @@ export class NetworkService {
       if (failed) throw failed.reason;
       this.register(sb);
       this.writeEtc(sb);
+      this.updateLinkParents(rec.Id);
     } catch (e) {
       this.unregister(sb);
       for (const ep of eps) ep.net.pool?.release(ep.ip);
@@ -509,6 +589,13 @@ export class NetworkService {
     }
     cn.attached = sb.st;
     log.debug('network attach', { id: rec.Id, ms: Math.round((performance.now() - t0) * 10) / 10 });
+  }
+
+  /** Containers linked to id get its new address in their /etc/hosts (as Docker's parent updates). */
+  private updateLinkParents(id: string): void {
+    for (const p of this.sandboxes.values()) {
+      if (p.id !== id && ((p.rec.Network as ContainerNet | undefined)?.links ?? []).some((l) => l.id === id)) this.writeEtc(p);
+    }
   }
 
   private upstreamFor(rec: ContainerLike): string[] {
@@ -538,6 +625,7 @@ export class NetworkService {
       endpointId: hex(64),
       aliases: net.isDefault ? [] : [...req.aliases, sb.id.slice(0, 12)],
     };
+    if (!net.isDefault && req.links?.length) st.links = [...req.links];
     return { net, sb, st, ip };
   }
 
@@ -631,7 +719,8 @@ export class NetworkService {
     try {
       writeInPlace(sb.st.etc.hosts, hostsContent({
         hostname: rec.Config.Hostname, domainname: rec.Config.Domainname, ips: sb.eps.map((e) => e.st.ip),
-        extraHosts: rec.HostConfig.ExtraHosts ?? [], ...(def ? { hostGateway: formatIPv4(def.gateway) } : {}),
+        extraHosts: rec.HostConfig.ExtraHosts ?? [], links: sb.eps.some((e) => e.net.isDefault) ? this.linkHosts(rec) : [],
+        ...(def ? { hostGateway: formatIPv4(def.gateway) } : {}),
       }));
     } catch (e) {
       log.warn('cannot write hosts file', { id: rec.Id, err: e });
@@ -819,6 +908,13 @@ export class NetworkService {
       let bare = name;
       const suffix = `.${n.name.toLowerCase()}`;
       if (bare.endsWith(suffix)) bare = bare.slice(0, -suffix.length);
+      // --link target:alias on this network: an alias only this container resolves
+      for (const spec of me.sb.eps.find((e) => e.net === n)?.st.links ?? []) {
+        try {
+          const l = parseLink(spec);
+          if (l.alias.toLowerCase() === bare) { bare = l.name.toLowerCase(); break; }
+        } catch { /* validated at create */ }
+      }
       const hits: Ep[] = [];
       for (const e of n.endpoints.values()) if (this.namesOf(e).includes(bare)) hits.push(e);
       if (!hits.length) continue;

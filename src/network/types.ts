@@ -1,6 +1,7 @@
 // Shapes the network module works with. Containers are seen through the
 // small structural ContainerLike view (the container service's records fit
 // it), so this layer never imports the container layer.
+import type { LinkRef } from './links';
 import type { BoundPort } from './ports';
 
 export interface ContainerLike {
@@ -9,6 +10,7 @@ export interface ContainerLike {
   Config: {
     Hostname: string;
     Domainname: string;
+    Env?: string[];
     ExposedPorts?: Record<string, object> | null;
     MacAddress?: string;
   };
@@ -84,6 +86,8 @@ export interface EndpointState {
   mac: string;
   endpointId: string;
   aliases: string[];
+  /** --link specs on a user-defined network: aliases only this container resolves */
+  links?: string[];
 }
 
 /** A running container's networking, as persisted (endpoint file and rec.Network.attached). */
@@ -103,5 +107,7 @@ export interface SandboxState {
 /** rec.Network: owned by the network module, persisted with the container. */
 export interface ContainerNet {
   requested: EndpointRequest[];
+  /** legacy links on the default bridge, resolved at create */
+  links?: LinkRef[];
   attached?: SandboxState;
 }
