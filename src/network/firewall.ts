@@ -11,7 +11,16 @@ export const TABLE = 'berth';
 export const DNS_TABLE = 'berth_dns';
 export const DNS_ADDR = '127.0.0.11';
 
-export interface FwNetwork { bridge: string; subnet: string; internal: boolean; masquerade: boolean }
+export interface FwNetwork {
+  bridge: string;
+  subnet: string;
+  internal: boolean;
+  masquerade: boolean;
+  /** inter-container communication (com.docker.network.bridge.enable_icc); default true */
+  icc?: boolean;
+}
+/** Legacy links under icc=false: the parent may reach these ports of the child (Docker's link rules). */
+export interface FwLinkPort { parent: string; child: string; proto: Proto; port: number }
 export interface FwPort { proto: Proto; hostIp: string; hostPort: number; ip: string; containerPort: number }
 
 function q(name: string): string {
@@ -37,6 +46,47 @@ function netRules(nets: FwNetwork[]): { nat: string[]; filter: string[] } {
     }
   }
   return { nat, filter };
+}
+
+/**
+ * Traffic between two containers of a network with icc off is bridged, not
+ * routed: it is dropped in the bridge family's forward hook, matched by
+ * subnet (as nft's ibrname is not in every kernel). Linked ports stay open,
+ * both ways, statelessly as Docker's iptables rules.
+ */
+function iccRules(nets: FwNetwork[]): string[] {
+  const out = [
+    `ip saddr . ip daddr . meta l4proto . th dport @links accept`,
+    `ip daddr . ip saddr . meta l4proto . th sport @links accept`,
+  ];
+  for (const n of nets) if (n.icc === false) out.push(`ip saddr ${n.subnet} ip daddr ${n.subnet} drop`);
+  return out;
+}
+
+/** The bridge-family table (icc), replaced whole at start. */
+export function bridgeRuleset(nets: FwNetwork[]): string {
+  return [
+    `add table bridge ${TABLE}`,
+    `delete table bridge ${TABLE}`,
+    `table bridge ${TABLE} {`,
+    `  set links { type ipv4_addr . ipv4_addr . inet_proto . inet_service; }`,
+    `  chain icc {`,
+    ...iccRules(nets).map((l) => `    ${l}`),
+    `  }`,
+    `  chain forward {`,
+    `    type filter hook forward priority filter; policy accept;`,
+    `    jump icc`,
+    `  }`,
+    `}`,
+  ].join('\n') + '\n';
+}
+
+export function bridgeUpdate(nets: FwNetwork[]): string {
+  return [`flush chain bridge ${TABLE} icc`, ...iccRules(nets).map((l) => `add rule bridge ${TABLE} icc ${l}`)].join('\n') + '\n';
+}
+
+export function linkElements(op: 'add' | 'delete', links: FwLinkPort[]): string {
+  return links.map((l) => `${op} element bridge ${TABLE} links { ${l.parent} . ${l.child} . ${l.proto} . ${l.port} }\n`).join('');
 }
 
 function bridgesSet(nets: FwNetwork[]): string {

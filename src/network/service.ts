@@ -14,13 +14,13 @@ import { type Answer, aRecord, ptrRecord, type Question, TYPE_A, TYPE_AAAA, TYPE
 import { EmbeddedDns, type LocalAnswer } from './dns/server';
 import { embeddedResolv, hostResolvers, hostsContent, parseResolvConf, resolvContent, writeInPlace } from './etc';
 import { setSysctl } from './exec';
-import { containerDnsRemove, containerDnsRules, type FwNetwork, type FwPort, hostRuleset, networkUpdate, Nft, portElements } from './firewall';
+import { bridgeRuleset, bridgeUpdate, containerDnsRemove, containerDnsRules, type FwLinkPort, type FwNetwork, type FwPort, hostRuleset, linkElements, networkUpdate, Nft, portElements } from './firewall';
 import { AddressPool, checkOverlap, defaultAddressPools, parseAddressPools, parseProcNetRoute, pickSubnet, type PoolBase, validateIpamEntry } from './ipam';
 import { type Cidr, cidrContains, formatCidr, formatIPv4, macFromIPv4, parseCidr, parseIPv4, parseMac, parseReverseName } from './ipv4';
 import { bridgeLines, type EndpointLinks, hostEndpointLines, innerEndpointLines, ipBatch, ipBatchIn, listLinks, type LinkInfo, nftIn } from './kernel';
 import { type LinkRef, linkEnv, parseLink } from './links';
 import { PortHolders } from './portmap';
-import { type BoundPort, parsePortRangeSysctl, portList, portMap, portRequests, PortTable, validateExposed } from './ports';
+import { type BoundPort, parsePortKey, parsePortRangeSysctl, portList, portMap, portRequests, PortTable, validateExposed } from './ports';
 import { NetStore } from './store';
 import type { ContainerHost, ContainerLike, ContainerNet, EndpointRequest, EndpointState, EtcPaths, NetworkRecord, SandboxState } from './types';
 
@@ -32,8 +32,13 @@ export interface NetworkServiceOptions {
   configFile?: string;
   /** name of the default bridge (default berth0) */
   defaultBridge?: string;
-  /** berthd flags (--bip, --fixed-cidr, --mtu, --default-address-pool); they win over daemon.json */
-  flags?: { bip?: string; fixedCidr?: string; mtu?: number; addressPools?: Array<{ base: string; size: number }> };
+  /** berthd flags (--bip, --fixed-cidr, --mtu, --default-address-pool, --icc, --ip-masq, --ip); they win over daemon.json */
+  flags?: DaemonNetFlags;
+}
+
+export interface DaemonNetFlags {
+  bip?: string; fixedCidr?: string; mtu?: number; addressPools?: Array<{ base: string; size: number }>;
+  icc?: boolean; ipMasq?: boolean; ip?: string; ipv6?: boolean; fixedCidrV6?: string;
 }
 
 const DEFAULT_BRIDGE = 'berth0';
@@ -41,6 +46,15 @@ const OPT_BRIDGE_NAME = 'com.docker.network.bridge.name';
 const OPT_MTU = 'com.docker.network.driver.mtu';
 const OPT_MASQ = 'com.docker.network.bridge.enable_ip_masquerade';
 const OPT_HOST_IP = 'com.docker.network.bridge.host_binding_ipv4';
+const OPT_ICC = 'com.docker.network.bridge.enable_icc';
+
+/** Go's strconv.ParseBool; undefined when it would fail. */
+function parseGoBool(v: string | undefined): boolean | undefined {
+  if (v === undefined) return undefined;
+  if (['1', 't', 'T', 'TRUE', 'true', 'True'].includes(v)) return true;
+  if (['0', 'f', 'F', 'FALSE', 'false', 'False'].includes(v)) return false;
+  return undefined;
+}
 
 class Net {
   pool: AddressPool | undefined;
@@ -71,7 +85,8 @@ class Net {
   get bridge(): string { return this.rec.bridge ?? ''; }
   get mtu(): number { return Number(this.rec.Options[OPT_MTU] ?? 1500) || 1500; }
   get internal(): boolean { return this.rec.Internal; }
-  get masquerade(): boolean { return this.rec.Options[OPT_MASQ] !== 'false'; }
+  get masquerade(): boolean { return parseGoBool(this.rec.Options[OPT_MASQ]) !== false; }
+  get icc(): boolean { return parseGoBool(this.rec.Options[OPT_ICC]) !== false; }
   get hostIp(): string { return this.rec.Options[OPT_HOST_IP] || '0.0.0.0'; }
 }
 
@@ -141,8 +156,10 @@ export class NetworkService {
   private restoreJobs: Array<Promise<unknown>> = [];
   private sweepTimer: NodeJS.Timeout | undefined;
   private pools: PoolBase[] = defaultAddressPools();
-  private daemonCfg: { bip?: string; fixedCidr?: string; mtu?: number } = {};
+  private daemonCfg: Omit<DaemonNetFlags, 'addressPools'> = {};
   private firewallReady = false;
+  /** the bridge-family table (icc=false, links under it) is in place */
+  private bridgeFwReady = false;
   private netLock: Promise<unknown> = Promise.resolve();
 
   constructor(private readonly o: NetworkServiceOptions) {
@@ -195,6 +212,12 @@ export class NetworkService {
     } catch (e) {
       log.error('nftables unavailable: published ports fall back to the in-process proxy (TCP only), no masquerading', { err: e });
     }
+    try {
+      await this.nft.apply(bridgeRuleset(this.fwNets()));
+      this.bridgeFwReady = true;
+    } catch (e) {
+      log.error('nftables bridge family unavailable: networks with enable_icc=false cannot be isolated', { err: e });
+    }
     for (const n of this.bridges()) if (n.hasDns) await this.startDns(n);
   }
 
@@ -228,6 +251,11 @@ export class NetworkService {
     if (typeof cfg['bip'] === 'string') this.daemonCfg.bip = cfg['bip'];
     if (typeof cfg['fixed-cidr'] === 'string') this.daemonCfg.fixedCidr = cfg['fixed-cidr'];
     if (typeof cfg['mtu'] === 'number') this.daemonCfg.mtu = cfg['mtu'];
+    if (typeof cfg['icc'] === 'boolean') this.daemonCfg.icc = cfg['icc'];
+    if (typeof cfg['ip-masq'] === 'boolean') this.daemonCfg.ipMasq = cfg['ip-masq'];
+    if (typeof cfg['ip'] === 'string') this.daemonCfg.ip = cfg['ip'];
+    if (typeof cfg['ipv6'] === 'boolean') this.daemonCfg.ipv6 = cfg['ipv6'];
+    if (typeof cfg['fixed-cidr-v6'] === 'string') this.daemonCfg.fixedCidrV6 = cfg['fixed-cidr-v6'];
     if (cfg['default-address-pools'] !== undefined) this.pools = parseAddressPools(cfg['default-address-pools']);
     this.applyFlags();
   }
@@ -238,6 +266,9 @@ export class NetworkService {
     if (f.bip) this.daemonCfg.bip = f.bip;
     if (f.fixedCidr) this.daemonCfg.fixedCidr = f.fixedCidr;
     if (f.mtu) this.daemonCfg.mtu = f.mtu;
+    for (const k of ['icc', 'ipMasq', 'ipv6'] as const) if (f[k] !== undefined) this.daemonCfg[k] = f[k];
+    if (f.ip) this.daemonCfg.ip = f.ip;
+    if (f.fixedCidrV6) this.daemonCfg.fixedCidrV6 = f.fixedCidrV6;
     if (f.addressPools?.length) this.pools = parseAddressPools(f.addressPools);
   }
 
@@ -282,8 +313,9 @@ export class NetworkService {
     return {
       IPAM: { Driver: 'default', Options: null, Config: [cfg] },
       Options: {
-        'com.docker.network.bridge.default_bridge': 'true', 'com.docker.network.bridge.enable_icc': 'true',
-        [OPT_MASQ]: 'true', [OPT_HOST_IP]: '0.0.0.0', [OPT_BRIDGE_NAME]: bridge, [OPT_MTU]: String(this.daemonCfg.mtu ?? 1500),
+        'com.docker.network.bridge.default_bridge': 'true', [OPT_ICC]: String(this.daemonCfg.icc ?? true),
+        [OPT_MASQ]: String(this.daemonCfg.ipMasq ?? true), [OPT_HOST_IP]: this.daemonCfg.ip && parseIPv4(this.daemonCfg.ip) !== undefined ? this.daemonCfg.ip : '0.0.0.0',
+        [OPT_BRIDGE_NAME]: bridge, [OPT_MTU]: String(this.daemonCfg.mtu ?? 1500),
       },
       bridge,
     };
@@ -305,7 +337,12 @@ export class NetworkService {
   }
 
   private fwNets(): FwNetwork[] {
-    return this.bridges().map((n) => ({ bridge: n.bridge, subnet: formatCidr(n.subnet!), internal: n.internal, masquerade: n.masquerade }));
+    return this.bridges().map((n) => ({ bridge: n.bridge, subnet: formatCidr(n.subnet!), internal: n.internal, masquerade: n.masquerade, icc: n.icc }));
+  }
+
+  /** The firewall text after the set of networks changed. */
+  private fwUpdateText(): string {
+    return networkUpdate(this.fwNets()) + (this.bridgeFwReady ? bridgeUpdate(this.fwNets()) : '');
   }
 
   private async startDns(n: Net): Promise<void> {
@@ -567,6 +604,11 @@ export class NetworkService {
       if (sb.st.ports.length && this.firewallReady) {
         jobs.push(this.nft.apply(portElements('add', this.fwPorts(sb))).then(() => { portsNat = true; }));
       }
+      const linkFw = this.linkPorts(sb);
+      if (linkFw.length && this.bridgeFwReady) {
+        sb.st.linkFw = linkFw;
+        jobs.push(this.nft.apply(linkElements('add', linkFw)));
+      }
       const settled = Promise.allSettled(jobs);
       // the lease is on disk before the container runs
       this.store.saveSandbox(rec.Id, sb.st);
@@ -582,6 +624,7 @@ export class NetworkService {
       this.releasePorts(rec.Id, portsHeld);
       if (portsNat) await this.nft.apply(portElements('delete', this.fwPortsOf(portsHeld, eps.find((x) => !x.net.internal)))).catch(() => undefined);
       this.store.removeSandbox(rec.Id);
+      if (sb.st.linkFw?.length) await this.nft.apply(linkElements('delete', sb.st.linkFw)).catch(() => undefined);
       if (kernel && eps.length) await ipBatch(eps.map((x) => `link del ${x.st.hostVeth}`), true).catch(() => undefined);
       throw e;
     } finally {
@@ -589,6 +632,24 @@ export class NetworkService {
     }
     cn.attached = sb.st;
     log.debug('network attach', { id: rec.Id, ms: Math.round((performance.now() - t0) * 10) / 10 });
+  }
+
+  /** icc=false on the default bridge: the exposed ports of sb's link targets stay reachable from sb (Docker's link rules). */
+  private linkPorts(sb: Sandbox): FwLinkPort[] {
+    const me = sb.eps.find((e) => e.net.isDefault);
+    if (!me || me.net.icc) return [];
+    const out: FwLinkPort[] = [];
+    for (const l of (sb.rec.Network as ContainerNet | undefined)?.links ?? []) {
+      const t = this.sandboxes.get(l.id);
+      const ep = t?.eps.find((e) => e.net.isDefault);
+      if (!t || !ep) continue;
+      for (const key of Object.keys(t.rec.Config.ExposedPorts ?? {})) {
+        let k: ReturnType<typeof parsePortKey>;
+        try { k = parsePortKey(key); } catch { continue; }
+        for (let p = k.lo; p <= k.hi && p - k.lo < 1024; p++) out.push({ parent: me.st.ip, child: ep.st.ip, proto: k.proto, port: p });
+      }
+    }
+    return out;
   }
 
   /** Containers linked to id get its new address in their /etc/hosts (as Docker's parent updates). */
@@ -755,6 +816,7 @@ export class NetworkService {
         const fw = this.fwPorts(sb);
         this.releasePorts(rec.Id, sb.st.ports);
         if (fw.length && this.firewallReady) await this.nft.apply(portElements('delete', fw)).catch((e: unknown) => log.warn('cannot remove port NAT', { id: rec.Id, err: e }));
+        if (sb.st.linkFw?.length) await this.nft.apply(linkElements('delete', sb.st.linkFw)).catch((e: unknown) => log.warn('cannot remove link rules', { id: rec.Id, err: e }));
         this.store.removeSandbox(rec.Id);
         // the veth pairs die with the container's namespace; a sweep catches any that outlive it
         this.scheduleSweep();
@@ -806,6 +868,7 @@ export class NetworkService {
     this.register(sb);
     const cn = this.cnet(rec);
     cn.attached = sb.st;
+    if (this.bridgeFwReady && st.linkFw?.length) this.restoreJobs.push(this.nft.apply(linkElements('add', st.linkFw)).catch((e: unknown) => log.warn('cannot restore link rules', { id: rec.Id, err: e })));
     if (this.firewallReady && st.ports.length) this.restoreJobs.push(this.nft.apply(portElements('add', this.fwPorts(sb))).catch((e: unknown) => log.warn('cannot restore port NAT', { id: rec.Id, err: e })));
     // the embedded server's port may have changed with the restart
     if (st.dns) {
@@ -1070,8 +1133,20 @@ export class NetworkService {
     const id = hex(64);
     const bridge = options[OPT_BRIDGE_NAME] || `br-${id.slice(0, 12)}`;
     if (!validIfname(bridge)) throw invalid(`invalid bridge name: ${bridge}`);
-    if (this.bridges().some((n) => n.bridge === bridge)) throw conflict(`bridge name ${bridge} is already in use by another network`);
-    if (options[OPT_MTU] !== undefined && !(Number(options[OPT_MTU]) >= 68 && Number(options[OPT_MTU]) <= 65535)) throw invalid(`invalid MTU: ${options[OPT_MTU]}`);
+    const same = this.bridges().find((n) => n.bridge === bridge);
+    if (same) throw forbidden(`cannot create network ${id} (${bridge}): conflicts with network ${same.id} (${bridge}): networks have same bridge name`);
+    for (const k of [OPT_ICC, OPT_MASQ, 'com.docker.network.enable_ipv6', 'com.docker.network.bridge.enable_ipv4']) {
+      const v = options[k];
+      if (v !== undefined && parseGoBool(v) === undefined) throw invalid(`failed to parse ${k} value: ${v} (strconv.ParseBool: parsing ${JSON.stringify(v)}: invalid syntax)`);
+    }
+    if (options[OPT_ICC] !== undefined && parseGoBool(options[OPT_ICC]) === false && !this.bridgeFwReady) throw internal('enable_icc=false needs the nftables bridge family, which this kernel lacks');
+    const mtuText = options[OPT_MTU];
+    if (mtuText !== undefined) {
+      if (!/^[+-]?\d+$/.test(mtuText)) throw invalid(`failed to parse ${OPT_MTU} value: ${mtuText} (strconv.Atoi: parsing ${JSON.stringify(mtuText)}: invalid syntax)`);
+      if (Number(mtuText) < 0) throw invalid(`invalid MTU number: ${Number(mtuText)}`);
+      // 0 means the default, as in Docker; the kernel takes 68..65535
+      if (Number(mtuText) !== 0 && !(Number(mtuText) >= 68 && Number(mtuText) <= 65535)) throw invalid(`invalid MTU number: ${Number(mtuText)}`);
+    }
     if (options[OPT_HOST_IP] && parseIPv4(options[OPT_HOST_IP]) === undefined) throw invalid(`invalid host binding address: ${options[OPT_HOST_IP]}`);
     const rec: NetworkRecord = {
       Name: name, Id: id, Created: new Date().toISOString(), Scope: 'local', Driver: 'bridge', EnableIPv6: false,
@@ -1090,13 +1165,13 @@ export class NetworkService {
       made = true;
       await ipBatch(bridgeLines(bridge, this.bridgeMac(n), `${entry.Gateway}/${n.subnet!.len}`, n.mtu, undefined));
       this.bridgeSysctls(n);
-      if (this.firewallReady) await this.nft.apply(networkUpdate(this.fwNets()));
+      if (this.firewallReady) await this.nft.apply(this.fwUpdateText());
       await this.startDns(n);
     } catch (e) {
       this.nets.delete(id);
       this.dns.close(entry.Gateway);
       if (made) await ipBatch([`link del ${bridge}`], true).catch(() => undefined);
-      if (this.firewallReady) await this.nft.apply(networkUpdate(this.fwNets())).catch(() => undefined);
+      if (this.firewallReady) await this.nft.apply(this.fwUpdateText()).catch(() => undefined);
       this.store.removeNetwork(id);
       throw e;
     }
@@ -1117,7 +1192,7 @@ export class NetworkService {
     this.nets.delete(n.id);
     this.dns.close(formatIPv4(n.gateway));
     await ipBatch([`link del ${n.bridge}`], true).catch(() => undefined);
-    if (this.firewallReady) await this.nft.apply(networkUpdate(this.fwNets())).catch((e: unknown) => log.warn('cannot update firewall', { err: e }));
+    if (this.firewallReady) await this.nft.apply(this.fwUpdateText()).catch((e: unknown) => log.warn('cannot update firewall', { err: e }));
     this.store.removeNetwork(n.id);
     for (const k of [...this.rotation.keys()]) if (k.startsWith(`${n.id}/`)) this.rotation.delete(k);
     this.o.events({ Type: 'network', Action: 'destroy', Actor: { ID: n.id, Attributes: { name: n.name, type: n.rec.Driver } } });

@@ -1,6 +1,7 @@
 // Shapes the network module works with. Containers are seen through the
 // small structural ContainerLike view (the container service's records fit
 // it), so this layer never imports the container layer.
+import type { FwLinkPort } from './firewall';
 import type { LinkRef } from './links';
 import type { BoundPort } from './ports';
 
@@ -102,6 +103,8 @@ export interface SandboxState {
   /** where the container's 127.0.0.11 goes */
   dns?: { networkId: string; server: string; port: number };
   upstream: string[];
+  /** icc=false: the link ports opened for this container (as parent) */
+  linkFw?: FwLinkPort[];
 }
 
 /** rec.Network: owned by the network module, persisted with the container. */
