@@ -82,6 +82,8 @@ export interface EndpointLinks {
   mac: string;
   /** "a.b.c.d/len" */
   cidr: string;
+  /** "v6addr/len" on an IPv6 network */
+  cidr6?: string;
   mtu: number;
   bridge: string;
   hairpin: boolean;
@@ -101,8 +103,10 @@ export function hostEndpointLines(containerPid: number, e: EndpointLinks): strin
 
 /** Lines run inside the container's namespace once its end exists. */
 export function innerEndpointLines(e: EndpointLinks): string[] {
+  // nodad: the address is ours by allocation, and usable at once
   return [
     `addr add ${e.cidr} broadcast + dev ${e.ifname}`,
+    ...(e.cidr6 ? [`addr add ${e.cidr6} dev ${e.ifname} nodad`] : []),
     `link set ${e.ifname} up`,
   ];
 }

@@ -10,14 +10,15 @@ import { conflict, EngineError, errorMessage, forbidden, internal, invalid, notF
 import type { EventSink } from '../common/events';
 import { checkFilterKeys, matchLabels, parseTimestamp, type Filters } from '../common/filters';
 import { log } from '../common/log';
-import { type Answer, aRecord, ptrRecord, type Question, TYPE_A, TYPE_AAAA, TYPE_ANY, TYPE_PTR } from './dns/codec';
+import { type Answer, aaaaRecord, aRecord, ptrRecord, type Question, TYPE_A, TYPE_AAAA, TYPE_ANY, TYPE_PTR } from './dns/codec';
 import { EmbeddedDns, type LocalAnswer } from './dns/server';
 import { embeddedResolv, hostResolvers, hostsContent, parseResolvConf, resolvContent, writeInPlace } from './etc';
 import { setSysctl } from './exec';
-import { bridgeRuleset, bridgeUpdate, containerDnsRemove, containerDnsRules, type FwLinkPort, type FwNetwork, type FwPort, hostRuleset, linkElements, networkUpdate, Nft, portElements } from './firewall';
+import { ip6Ruleset, ip6Update, bridgeRuleset, bridgeUpdate, containerDnsRemove, containerDnsRules, type FwLinkPort, type FwNetwork, type FwPort, hostRuleset, linkElements, networkUpdate, Nft, portElements } from './firewall';
 import { AddressPool, checkOverlap, defaultAddressPools, parseAddressPools, parseProcNetRoute, pickSubnet, type PoolBase, validateIpamEntry } from './ipam';
 import { type Cidr, cidrContains, formatCidr, formatIPv4, macFromIPv4, parseCidr, parseIPv4, parseMac, parseReverseName } from './ipv4';
 import { bridgeLines, type EndpointLinks, hostEndpointLines, innerEndpointLines, ipBatch, ipBatchIn, listLinks, type LinkInfo, nftIn } from './kernel';
+import { AddressPool6, type Cidr6, cidr6Contains, cidr6Overlaps, formatCidr6, formatIPv6, parseCidr6, parseIPv6, validateIpam6Entry } from './ipv6';
 import { type LinkRef, linkEnv, parseLink } from './links';
 import { PortHolders } from './portmap';
 import { type BoundPort, parsePortKey, parsePortRangeSysctl, portList, portMap, portRequests, PortTable, validateExposed } from './ports';
@@ -60,11 +61,26 @@ class Net {
   pool: AddressPool | undefined;
   subnet: Cidr | undefined;
   gateway = 0;
+  /** IPv6 (EnableIPv6 with a v6 subnet) */
+  pool6: AddressPool6 | undefined;
+  subnet6: Cidr6 | undefined;
+  gateway6 = 0n;
   endpoints = new Map<string, Ep>();
   /** endpoints being set up (a network in that state cannot be removed) */
   pending = 0;
   constructor(public rec: NetworkRecord) {
-    const c = rec.IPAM.Config[0];
+    const c = rec.IPAM.Config.find((x) => !x.Subnet.includes(':'));
+    const c6 = rec.EnableIPv6 ? rec.IPAM.Config.find((x) => x.Subnet.includes(':')) : undefined;
+    if (rec.Driver === 'bridge' && c6) {
+      const subnet = parseCidr6(c6.Subnet);
+      const gw = parseIPv6(c6.Gateway);
+      const range = c6.IPRange ? parseCidr6(c6.IPRange) : undefined;
+      if (subnet && gw !== undefined) {
+        this.subnet6 = subnet;
+        this.gateway6 = gw;
+        this.pool6 = new AddressPool6({ subnet, gateway: gw, ...(range ? { ipRange: range } : {}) });
+      }
+    }
     if (rec.Driver === 'bridge' && c) {
       const subnet = parseCidr(c.Subnet);
       const gw = parseIPv4(c.Gateway);
@@ -90,13 +106,32 @@ class Net {
   get hostIp(): string { return this.rec.Options[OPT_HOST_IP] || '0.0.0.0'; }
 }
 
-interface Ep { net: Net; sb: Sandbox; st: EndpointState; ip: number }
+interface Ep { net: Net; sb: Sandbox; st: EndpointState; ip: number; ip6?: bigint }
+
+/** The endpoint that carries the IPv6 default route: the first with a way out and a v6 gateway. */
+function gw6Of(eps: Ep[]): Ep | undefined {
+  return eps.find((e) => !e.net.internal && e.st.ip6 && e.st.gateway6);
+}
+
+/** Gives an endpoint's addresses back to its network's pools. */
+function releaseAddrs(e: Ep): void {
+  e.net.pool?.release(e.ip);
+  if (e.ip6 !== undefined) e.net.pool6?.release(e.ip6);
+}
 
 interface Sandbox {
   id: string;
   rec: ContainerLike;
   st: SandboxState;
   eps: Ep[];
+}
+
+/** A unique local /64 (fdXX:XXXX:XXXX::/64) from a seed, as Docker picks one for --ipv6 without a subnet. */
+function ulaFor(seed: string): Cidr6 {
+  const h = createHash('sha256').update(`berth-ula/${seed}`).digest();
+  let net = 0xfdn;
+  for (let i = 0; i < 5; i++) net = (net << 8n) | BigInt(h[i]!);
+  return { net: net << 80n, len: 64 };
 }
 
 function hex(n: number): string {
@@ -160,6 +195,8 @@ export class NetworkService {
   private firewallReady = false;
   /** the bridge-family table (icc=false, links under it) is in place */
   private bridgeFwReady = false;
+  /** the ip6 table (masquerading and isolation of IPv6 networks) is in place */
+  private ip6FwReady = false;
   private netLock: Promise<unknown> = Promise.resolve();
 
   constructor(private readonly o: NetworkServiceOptions) {
@@ -198,6 +235,8 @@ export class NetworkService {
         const ip = parseIPv4(e.ip);
         const n = this.nets.get(e.networkId);
         if (ip !== undefined && n?.pool) n.pool.claim(ip);
+        const ip6 = e.ip6 ? parseIPv6(e.ip6) : undefined;
+        if (ip6 !== undefined && n?.pool6) n.pool6.claim(ip6);
       }
     }
     setSysctl('net/ipv4/ip_forward', '1');
@@ -206,6 +245,8 @@ export class NetworkService {
     for (const n of this.bridges()) lines.push(...bridgeLines(n.bridge, this.bridgeMac(n), `${formatIPv4(n.gateway)}/${n.subnet!.len}`, n.mtu, links.find((l) => l.ifname === n.bridge)));
     if (lines.length) await ipBatch(lines).catch((e: unknown) => log.error('cannot set up bridges', { err: e }));
     for (const n of this.bridges()) this.bridgeSysctls(n);
+    const lines6 = this.bridges().flatMap((n) => this.bridgeLines6(n));
+    if (lines6.length) await ipBatch(lines6).catch((e: unknown) => log.error('cannot set up IPv6 on the bridges', { err: e }));
     try {
       await this.nft.apply(hostRuleset(this.fwNets(), []));
       this.firewallReady = true;
@@ -217,6 +258,12 @@ export class NetworkService {
       this.bridgeFwReady = true;
     } catch (e) {
       log.error('nftables bridge family unavailable: networks with enable_icc=false cannot be isolated', { err: e });
+    }
+    try {
+      await this.nft.apply(ip6Ruleset(this.fwNets()));
+      this.ip6FwReady = true;
+    } catch (e) {
+      log.error('nftables ip6 family unavailable: IPv6 networks are neither masqueraded nor isolated', { err: e });
     }
     for (const n of this.bridges()) if (n.hasDns) await this.startDns(n);
   }
@@ -283,7 +330,7 @@ export class NetworkService {
       };
       if (name === 'bridge') {
         const want = this.defaultBridgeConfig(rec.Id);
-        if (JSON.stringify(want.IPAM) !== JSON.stringify(rec.IPAM) || JSON.stringify(want.Options) !== JSON.stringify(rec.Options) || rec.bridge !== want.bridge) {
+        if (JSON.stringify(want.IPAM) !== JSON.stringify(rec.IPAM) || JSON.stringify(want.Options) !== JSON.stringify(rec.Options) || rec.bridge !== want.bridge || rec.EnableIPv6 !== want.EnableIPv6) {
           // bip / fixed-cidr changed: only while nothing holds an address of the old subnet
           const busy = [...this.loaded.values()].some((s) => s.endpoints.some((e) => e.networkId === rec.Id));
           if (!busy) Object.assign(rec, want);
@@ -296,7 +343,7 @@ export class NetworkService {
     }
   }
 
-  private defaultBridgeConfig(id: string): Pick<NetworkRecord, 'IPAM' | 'Options' | 'bridge'> {
+  private defaultBridgeConfig(id: string): Pick<NetworkRecord, 'IPAM' | 'Options' | 'bridge' | 'EnableIPv6'> {
     let subnet = '172.17.0.0/16', gateway = '172.17.0.1';
     if (this.daemonCfg.bip) {
       const c = parseCidr(this.daemonCfg.bip);
@@ -308,10 +355,20 @@ export class NetworkService {
       const r = parseCidr(this.daemonCfg.fixedCidr);
       if (r && cidrContains(parseCidr(subnet)!, r.net)) cfg.IPRange = formatCidr(r);
     }
-    void id;
+    const configs: NetworkRecord['IPAM']['Config'] = [cfg];
+    let v6 = false;
+    if (this.daemonCfg.ipv6) {
+      // --ipv6 --fixed-cidr-v6 (without a prefix: a ULA /64 derived from the network's ID, stable across restarts)
+      let c6 = this.daemonCfg.fixedCidrV6 ? parseCidr6(this.daemonCfg.fixedCidrV6) : undefined;
+      if (this.daemonCfg.fixedCidrV6 && !c6) log.warn('ignoring malformed fixed-cidr-v6', { fixedCidrV6: this.daemonCfg.fixedCidrV6 });
+      c6 ??= ulaFor(id);
+      configs.push({ Subnet: formatCidr6(c6), Gateway: formatIPv6(c6.net + 1n) });
+      v6 = true;
+    }
     const bridge = this.o.defaultBridge ?? DEFAULT_BRIDGE;
     return {
-      IPAM: { Driver: 'default', Options: null, Config: [cfg] },
+      EnableIPv6: v6,
+      IPAM: { Driver: 'default', Options: null, Config: configs },
       Options: {
         'com.docker.network.bridge.default_bridge': 'true', [OPT_ICC]: String(this.daemonCfg.icc ?? true),
         [OPT_MASQ]: String(this.daemonCfg.ipMasq ?? true), [OPT_HOST_IP]: this.daemonCfg.ip && parseIPv4(this.daemonCfg.ip) !== undefined ? this.daemonCfg.ip : '0.0.0.0',
@@ -334,15 +391,26 @@ export class NetworkService {
   private bridgeSysctls(n: Net): void {
     // loopback-published ports are DNATed onto the bridge: the kernel must route 127/8 sources there
     setSysctl(`net/ipv4/conf/${n.bridge}/route_localnet`, '1');
+    if (n.pool6) {
+      setSysctl(`net/ipv6/conf/${n.bridge}/disable_ipv6`, '0');
+      // the gateway routes v6 between its networks and out (as Docker does when it has IPv6 networks)
+      setSysctl('net/ipv6/conf/all/forwarding', '1');
+    }
+  }
+
+  /** The bridge's IPv6 gateway address (replace: idempotent at every start). */
+  private bridgeLines6(n: Net): string[] {
+    return n.pool6 && n.subnet6 ? [`addr replace ${formatIPv6(n.gateway6)}/${n.subnet6.len} dev ${n.bridge} nodad`] : [];
   }
 
   private fwNets(): FwNetwork[] {
-    return this.bridges().map((n) => ({ bridge: n.bridge, subnet: formatCidr(n.subnet!), internal: n.internal, masquerade: n.masquerade, icc: n.icc }));
+    return this.bridges().map((n) => ({ bridge: n.bridge, subnet: formatCidr(n.subnet!), internal: n.internal, masquerade: n.masquerade, icc: n.icc, ...(n.subnet6 ? { subnet6: formatCidr6(n.subnet6) } : {}) }));
   }
 
   /** The firewall text after the set of networks changed. */
   private fwUpdateText(): string {
-    return networkUpdate(this.fwNets()) + (this.bridgeFwReady ? bridgeUpdate(this.fwNets()) : '');
+    const nets = this.fwNets();
+    return networkUpdate(nets) + (this.bridgeFwReady ? bridgeUpdate(nets) : '') + (this.ip6FwReady ? ip6Update(nets) : '');
   }
 
   private async startDns(n: Net): Promise<void> {
@@ -516,12 +584,15 @@ export class NetworkService {
     const ipam = obj(es['IPAMConfig']);
     const ipv4 = typeof ipam['IPv4Address'] === 'string' ? ipam['IPv4Address'] : '';
     if (ipv4 && parseIPv4(ipv4) === undefined) throw invalid(`invalid IPv4 address: ${ipv4}`);
+    const ipv6 = typeof ipam['IPv6Address'] === 'string' ? ipam['IPv6Address'] : '';
+    if (ipv6 && parseIPv6(ipv6) === undefined) throw invalid(`invalid IPv6 address: ${ipv6}`);
     const aliases = strList(es['Aliases'], 'Aliases');
     const links = strList(es['Links'], 'Links');
     const mac = typeof es['MacAddress'] === 'string' ? es['MacAddress'] : '';
     if (mac && !parseMac(mac)) throw invalid(`${mac} is not a valid mac address`);
     const req: EndpointRequest = { network, aliases };
     if (ipv4) req.ipv4 = ipv4;
+    if (ipv6) req.ipv6 = formatIPv6(parseIPv6(ipv6)!);
     if (mac) req.mac = mac;
     if (links.length) req.links = links;
     return req;
@@ -529,11 +600,11 @@ export class NetworkService {
 
   private validateRequest(n: Net, req: EndpointRequest): void {
     if (n.rec.Driver !== 'bridge') {
-      if (req.ipv4 || req.aliases.length) throw invalid(`network-scoped alias is supported only for containers in user defined networks`);
+      if (req.ipv4 || req.ipv6 || req.aliases.length) throw invalid(`network-scoped alias is supported only for containers in user defined networks`);
       return;
     }
     if (n.isDefault) {
-      if (req.ipv4) throw invalid('user specified IP address is supported on user defined networks only');
+      if (req.ipv4 || req.ipv6) throw invalid('user specified IP address is supported on user defined networks only');
       if (req.aliases.length) throw invalid('network-scoped alias is supported only for containers in user defined networks');
       return;
     }
@@ -541,6 +612,10 @@ export class NetworkService {
       if (!n.rec.userSubnet) throw invalid('user specified IP address is supported only when connecting to networks with user configured subnets');
       // a static address may lie outside the ip-range (which is for automatic ones), not outside the subnet
       if (!n.subnet || !cidrContains(n.subnet, parseIPv4(req.ipv4)!)) throw invalid(`no configured subnet or ip-range contain the IP address ${req.ipv4}`);
+    }
+    if (req.ipv6) {
+      if (!n.rec.userSubnet && !n.subnet6) throw invalid('user specified IP address is supported only when connecting to networks with user configured subnets');
+      if (!n.subnet6 || !cidr6Contains(n.subnet6, parseIPv6(req.ipv6)!)) throw invalid(`no configured subnet or ip-range contain the IP address ${req.ipv6}`);
     }
   }
 
@@ -590,6 +665,8 @@ export class NetworkService {
         inner.push(...innerEndpointLines(l));
       }
       if (gwEp) inner.push(`route add default via ${formatIPv4(gwEp.net.gateway)} dev ${gwEp.st.ifname}`);
+      const gw6 = gw6Of(eps);
+      if (gw6) inner.push(`route add default via ${gw6.st.gateway6} dev ${gw6.st.ifname}`);
       if (dnsEp) {
         const server = formatIPv4(dnsEp.net.gateway);
         sb.st.dns = { networkId: dnsEp.net.id, server, port: this.dns.port(server) ?? 53 };
@@ -620,7 +697,7 @@ export class NetworkService {
       this.updateLinkParents(rec.Id);
     } catch (e) {
       this.unregister(sb);
-      for (const ep of eps) ep.net.pool?.release(ep.ip);
+      for (const ep of eps) releaseAddrs(ep);
       this.releasePorts(rec.Id, portsHeld);
       if (portsNat) await this.nft.apply(portElements('delete', this.fwPortsOf(portsHeld, eps.find((x) => !x.net.internal)))).catch(() => undefined);
       this.store.removeSandbox(rec.Id);
@@ -668,6 +745,15 @@ export class NetworkService {
   private allocate(sb: Sandbox, net: Net, req: EndpointRequest, mac: string | undefined, index: number): Ep {
     if (!net.pool || !net.subnet) throw internal(`network ${net.name} has no address pool`);
     const ip = net.pool.allocate(req.ipv4 ? parseIPv4(req.ipv4) : undefined, `${net.name} (${net.id})`);
+    let ip6: bigint | undefined;
+    if (net.pool6) {
+      try {
+        ip6 = net.pool6.allocate(req.ipv6 ? parseIPv6(req.ipv6) : undefined, `${net.name} (${net.id})`);
+      } catch (e) {
+        net.pool.release(ip);
+        throw e;
+      }
+    }
     let hostVeth = '';
     do hostVeth = `veth${hex(7)}`; while (this.pendingVeths.has(hostVeth));
     this.pendingVeths.add(hostVeth);
@@ -687,11 +773,20 @@ export class NetworkService {
       aliases: net.isDefault ? [] : [...req.aliases, sb.id.slice(0, 12)],
     };
     if (!net.isDefault && req.links?.length) st.links = [...req.links];
+    if (ip6 !== undefined && net.subnet6) {
+      st.ip6 = formatIPv6(ip6);
+      st.prefixLen6 = net.subnet6.len;
+      st.gateway6 = net.internal && net.rec.builtin ? '' : formatIPv6(net.gateway6);
+      return { net, sb, st, ip, ip6 };
+    }
     return { net, sb, st, ip };
   }
 
   private links(e: Ep, hairpin: boolean): EndpointLinks {
-    return { ifname: e.st.ifname, hostVeth: e.st.hostVeth, mac: e.st.mac, cidr: `${e.st.ip}/${e.st.prefixLen}`, mtu: e.net.mtu, bridge: e.net.bridge, hairpin };
+    return {
+      ifname: e.st.ifname, hostVeth: e.st.hostVeth, mac: e.st.mac, cidr: `${e.st.ip}/${e.st.prefixLen}`, mtu: e.net.mtu, bridge: e.net.bridge, hairpin,
+      ...(e.st.ip6 ? { cidr6: `${e.st.ip6}/${e.st.prefixLen6 ?? 64}` } : {}),
+    };
   }
 
   private portError(rec: ContainerLike, ep: Ep, msg: string): EngineError {
@@ -706,32 +801,44 @@ export class NetworkService {
       for (const r of reqs) {
         const fixed = r.hostPortLo !== 0;
         const where = `${r.hostIp}:${fixed ? (r.hostPortLo === r.hostPortHi ? r.hostPortLo : `${r.hostPortLo}-${r.hostPortHi}`) : 0}`;
-        let got: BoundPort | undefined;
+        // a container with IPv6 gets the port on [::] too, the same number (as Docker maps both families)
+        const hosts = r.hostIp === '0.0.0.0' && ep.st.ip6 ? ['0.0.0.0', '::'] : [r.hostIp];
+        let got: BoundPort[] | undefined;
         let lastErr: unknown;
+        let lastFamily = r.hostIp.includes(':') ? 6 : 4;
         let tableConflict = false;
         for (const port of this.ports.candidates(r)) {
-          if (this.ports.conflicts(r.proto, r.hostIp, port)) { tableConflict = true; continue; }
-          const b: BoundPort = { proto: r.proto, containerPort: r.containerPort, hostIp: r.hostIp, hostPort: port };
-          try {
-            await this.holders.hold(b, { ip: ep.st.ip, port: r.containerPort });
-          } catch (e) {
-            lastErr = e;
+          if (hosts.some((h) => this.ports.conflicts(r.proto, h, port))) { tableConflict = true; continue; }
+          const held: BoundPort[] = [];
+          for (const h of hosts) {
+            const b: BoundPort = { proto: r.proto, containerPort: r.containerPort, hostIp: h, hostPort: port };
+            try {
+              await this.holders.hold(b, { ip: h.includes(':') ? ep.st.ip6 ?? ep.st.ip : ep.st.ip, port: r.containerPort });
+              held.push(b);
+            } catch (e) {
+              lastErr = e;
+              lastFamily = h.includes(':') ? 6 : 4;
+              break;
+            }
+          }
+          if (held.length < hosts.length) {
+            for (const b of held) this.holders.release(b);
             continue;
           }
-          this.ports.take(r.proto, r.hostIp, port, rec.Id);
+          for (const b of held) this.ports.take(r.proto, b.hostIp, port, rec.Id);
           if (!fixed) this.ports.advance(r.proto, port);
-          got = b;
+          got = held;
           break;
         }
         if (!got) {
           if (lastErr && (!tableConflict || !fixed)) {
             const code = (lastErr as { code?: string }).code;
             const why = code === 'EADDRINUSE' ? 'bind: address already in use' : code === 'EADDRNOTAVAIL' ? 'bind: cannot assign requested address' : errorMessage(lastErr);
-            throw this.portError(rec, ep, `Error starting userland proxy: listen ${r.proto}4 ${where}: ${why}`);
+            throw this.portError(rec, ep, `Error starting userland proxy: listen ${r.proto}${lastFamily} ${where}: ${why}`);
           }
           throw this.portError(rec, ep, `Bind for ${where} failed: port is already allocated`);
         }
-        bound.push(got);
+        bound.push(...got);
       }
     } catch (e) {
       this.releasePorts(rec.Id, bound);
@@ -754,7 +861,14 @@ export class NetworkService {
 
   private fwPortsOf(ports: BoundPort[], ep: Ep | undefined): FwPort[] {
     if (!ep) return [];
-    return ports.map((b) => ({ proto: b.proto, hostIp: b.hostIp, hostPort: b.hostPort, ip: ep.st.ip, containerPort: b.containerPort }));
+    const out: FwPort[] = [];
+    for (const b of ports) {
+      if (!b.hostIp.includes(':')) { out.push({ proto: b.proto, hostIp: b.hostIp, hostPort: b.hostPort, ip: ep.st.ip, containerPort: b.containerPort }); continue; }
+      // IPv6 host addresses: NAT only to a v6 container address, never from ::1 (v6 has no route_localnet);
+      // the rest goes through the held socket's relay (TCP), as Docker's userland proxy
+      if (ep.st.ip6 && b.hostIp !== '::1' && this.ip6FwReady) out.push({ proto: b.proto, hostIp: b.hostIp, hostPort: b.hostPort, ip: ep.st.ip6, containerPort: b.containerPort });
+    }
+    return out;
   }
 
   private register(sb: Sandbox): void {
@@ -779,7 +893,7 @@ export class NetworkService {
     const def = [...this.nets.values()].find((n) => n.isDefault);
     try {
       writeInPlace(sb.st.etc.hosts, hostsContent({
-        hostname: rec.Config.Hostname, domainname: rec.Config.Domainname, ips: sb.eps.map((e) => e.st.ip),
+        hostname: rec.Config.Hostname, domainname: rec.Config.Domainname, ips: [...sb.eps.map((e) => e.st.ip), ...sb.eps.flatMap((e) => (e.st.ip6 ? [e.st.ip6] : []))],
         extraHosts: rec.HostConfig.ExtraHosts ?? [], links: sb.eps.some((e) => e.net.isDefault) ? this.linkHosts(rec) : [],
         ...(def ? { hostGateway: formatIPv4(def.gateway) } : {}),
       }));
@@ -812,7 +926,7 @@ export class NetworkService {
       const sb = this.sandboxes.get(rec.Id);
       if (sb) {
         this.unregister(sb);
-        for (const e of sb.eps) e.net.pool?.release(e.ip);
+        for (const e of sb.eps) releaseAddrs(e);
         const fw = this.fwPorts(sb);
         this.releasePorts(rec.Id, sb.st.ports);
         if (fw.length && this.firewallReady) await this.nft.apply(portElements('delete', fw)).catch((e: unknown) => log.warn('cannot remove port NAT', { id: rec.Id, err: e }));
@@ -833,6 +947,8 @@ export class NetworkService {
       const ip = parseIPv4(e.ip);
       const n = this.nets.get(e.networkId);
       if (ip !== undefined && n?.pool && ![...n.endpoints.values()].some((x) => x.ip === ip)) n.pool.release(ip);
+      const ip6 = e.ip6 ? parseIPv6(e.ip6) : undefined;
+      if (ip6 !== undefined && n?.pool6 && ![...n.endpoints.values()].some((x) => x.ip6 === ip6)) n.pool6.release(ip6);
     }
   }
 
@@ -851,7 +967,9 @@ export class NetworkService {
       const ip = parseIPv4(e.ip);
       if (!net || ip === undefined) { log.warn('restored endpoint of an unknown network', { id: rec.Id, network: e.networkId }); continue; }
       net.pool?.claim(ip);
-      sb.eps.push({ net, sb, st: e, ip });
+      const ip6 = e.ip6 ? parseIPv6(e.ip6) : undefined;
+      if (ip6 !== undefined) net.pool6?.claim(ip6);
+      sb.eps.push({ net, sb, st: e, ip, ...(ip6 !== undefined ? { ip6 } : {}) });
     }
     sb.st.endpoints = sb.eps.map((e) => e.st);
     const gwEp = sb.eps.find((e) => e.net.id === sb.st.gatewayNetwork);
@@ -908,13 +1026,14 @@ export class NetworkService {
       const n = this.findNetQuiet(req.network);
       const name = n?.name ?? req.network;
       const e: Record<string, unknown> = { ...emptyEndpoint(), NetworkID: n?.id ?? req.networkId ?? '' };
-      if (req.ipv4) e['IPAMConfig'] = { IPv4Address: req.ipv4 };
+      if (req.ipv4 || req.ipv6) e['IPAMConfig'] = { ...(req.ipv4 ? { IPv4Address: req.ipv4 } : {}), ...(req.ipv6 ? { IPv6Address: req.ipv6 } : {}) };
       if (req.links?.length) e['Links'] = req.links;
       if (n && !n.rec.builtin) e['Aliases'] = req.aliases.length ? [...req.aliases] : null;
       const ep = sb?.eps.find((x) => x.net === n);
       if (ep) {
         Object.assign(e, {
           EndpointID: ep.st.endpointId, Gateway: ep.st.gateway, IPAddress: ep.st.ip, IPPrefixLen: ep.st.prefixLen, MacAddress: ep.st.mac,
+          IPv6Gateway: ep.st.gateway6 ?? '', GlobalIPv6Address: ep.st.ip6 ?? '', GlobalIPv6PrefixLen: ep.st.ip6 ? ep.st.prefixLen6 ?? 64 : 0,
           Aliases: ep.net.isDefault ? null : ep.st.aliases,
         });
       }
@@ -938,8 +1057,8 @@ export class NetworkService {
       Ports: rec.State.Running ? portMap(rec.Config.ExposedPorts, sb?.st.ports ?? []) : {},
       SandboxKey: rec.State.Running && mode !== 'host' ? `/proc/${rec.State.Pid}/ns/net` : '',
       SecondaryIPAddresses: null, SecondaryIPv6Addresses: null,
-      EndpointID: defEp?.st.endpointId ?? '', Gateway: defEp?.st.gateway ?? '', GlobalIPv6Address: '', GlobalIPv6PrefixLen: 0,
-      IPAddress: defEp?.st.ip ?? '', IPPrefixLen: defEp?.st.prefixLen ?? 0, IPv6Gateway: '', MacAddress: defEp?.st.mac ?? '',
+      EndpointID: defEp?.st.endpointId ?? '', Gateway: defEp?.st.gateway ?? '', GlobalIPv6Address: defEp?.st.ip6 ?? '', GlobalIPv6PrefixLen: defEp?.st.ip6 ? defEp.st.prefixLen6 ?? 64 : 0,
+      IPAddress: defEp?.st.ip ?? '', IPPrefixLen: defEp?.st.prefixLen ?? 0, IPv6Gateway: defEp?.st.gateway6 ?? '', MacAddress: defEp?.st.mac ?? '',
       Networks: nets,
     };
   }
@@ -981,7 +1100,11 @@ export class NetworkService {
       const hits: Ep[] = [];
       for (const e of n.endpoints.values()) if (this.namesOf(e).includes(bare)) hits.push(e);
       if (!hits.length) continue;
-      if (q.type === TYPE_AAAA) return { answers: [] };
+      if (q.type === TYPE_AAAA) {
+        // names that exist without a v6 address answer NODATA (no relay upstream)
+        const v6 = hits.filter((e) => e.ip6 !== undefined);
+        return { answers: v6.map((e) => aaaaRecord(q.name, e.ip6!)) };
+      }
       // every container with the name, in an order that turns with each query
       const k = `${n.id}/${bare}`;
       const turn = this.rotation.get(k) ?? 0;
@@ -1026,7 +1149,10 @@ export class NetworkService {
     const containers: Record<string, unknown> = {};
     if (withContainers) {
       for (const [id, e] of n.endpoints) {
-        containers[id] = { Name: cname(e.sb.rec), EndpointID: e.st.endpointId, MacAddress: e.st.mac, IPv4Address: `${e.st.ip}/${e.st.prefixLen}`, IPv6Address: '' };
+        containers[id] = {
+          Name: cname(e.sb.rec), EndpointID: e.st.endpointId, MacAddress: e.st.mac, IPv4Address: `${e.st.ip}/${e.st.prefixLen}`,
+          IPv6Address: e.st.ip6 ? `${e.st.ip6}/${e.st.prefixLen6 ?? 64}` : '',
+        };
       }
       if ((r.Driver === 'host' || r.Driver === 'null') && this.host) {
         for (const c of this.host.all()) {
@@ -1096,7 +1222,6 @@ export class NetworkService {
     const driver = typeof body['Driver'] === 'string' && body['Driver'] ? body['Driver'] : 'bridge';
     if (driver === 'host' || driver === 'null') throw forbidden(`only one instance of "${driver}" network is allowed`);
     if (driver !== 'bridge') throw notFound(`plugin "${driver}" not found`);
-    if (body['EnableIPv6'] === true) throw invalid('IPv6 networks are not supported yet');
     if (body['Ingress'] === true) throw forbidden('ingress networks are not supported (no swarm)');
     if (body['ConfigOnly'] === true || (body['ConfigFrom'] && obj(body['ConfigFrom'])['Network'])) throw invalid('config-only networks are not supported');
     const ipamIn = obj(body['IPAM']);
@@ -1104,8 +1229,14 @@ export class NetworkService {
     if (ipamDriver !== 'default') throw notFound(`plugin "${ipamDriver}" not found`);
     const cfgIn = ipamIn['Config'] === undefined || ipamIn['Config'] === null ? [] : ipamIn['Config'];
     if (!Array.isArray(cfgIn)) throw invalid('json: cannot unmarshal IPAM.Config: expected a list');
-    const v4 = (cfgIn as Array<Record<string, unknown>>).filter((c) => !(typeof c['Subnet'] === 'string' && c['Subnet'].includes(':')));
+    const isV6 = (c: Record<string, unknown>): boolean => typeof c['Subnet'] === 'string' && c['Subnet'].includes(':');
+    const v4 = (cfgIn as Array<Record<string, unknown>>).filter((c) => !isV6(c));
+    const v6 = (cfgIn as Array<Record<string, unknown>>).filter(isV6);
     if (v4.length > 1) throw invalid('only one IPv4 subnet per network is supported');
+    if (v6.length > 1) throw invalid('only one IPv6 subnet per network is supported');
+    const options0 = strMap(body['Options'], 'Options');
+    // EnableIPv6, or the driver option com.docker.network.enable_ipv6 when the field is absent (as dockerd)
+    const enableIPv6 = typeof body['EnableIPv6'] === 'boolean' ? body['EnableIPv6'] : parseGoBool(options0['com.docker.network.enable_ipv6']) === true;
     const labels = strMap(body['Labels'], 'Labels');
     const options = strMap(body['Options'], 'Options');
     const ipamOptions = strMap(ipamIn['Options'], 'IPAM.Options');
@@ -1131,6 +1262,27 @@ export class NetworkService {
       entry = { Subnet: formatCidr(c), Gateway: formatIPv4((c.net + 1) >>> 0) };
     }
     const id = hex(64);
+    const configs: NetworkRecord['IPAM']['Config'] = [entry];
+    const c6 = v6[0];
+    if (c6 && !enableIPv6) {
+      // as Docker: kept in the IPAM config, unused while IPv6 is off
+      configs.push({ Subnet: String(c6['Subnet']), Gateway: typeof c6['Gateway'] === 'string' ? c6['Gateway'] : '' });
+    } else if (enableIPv6) {
+      const others6 = this.bridges().filter((n) => n.subnet6).map((n) => n.subnet6!);
+      if (c6) {
+        const e6 = validateIpam6Entry({
+          ...(typeof c6['Subnet'] === 'string' ? { Subnet: c6['Subnet'] } : {}),
+          ...(typeof c6['Gateway'] === 'string' ? { Gateway: c6['Gateway'] } : {}),
+          ...(typeof c6['IPRange'] === 'string' ? { IPRange: c6['IPRange'] } : {}),
+        });
+        if (others6.some((o) => cidr6Overlaps(o, e6.subnet))) throw forbidden('invalid pool request: Pool overlaps with other one on this address space');
+        configs.push({ Subnet: e6.subnetText, Gateway: formatIPv6(e6.gateway), ...(e6.ipRangeText ? { IPRange: e6.ipRangeText } : {}) });
+      } else {
+        let u = ulaFor(id);
+        for (let i = 0; others6.some((o) => cidr6Overlaps(o, u)) && i < 16; i++) u = ulaFor(`${id}/${i}`);
+        configs.push({ Subnet: formatCidr6(u), Gateway: formatIPv6(u.net + 1n) });
+      }
+    }
     const bridge = options[OPT_BRIDGE_NAME] || `br-${id.slice(0, 12)}`;
     if (!validIfname(bridge)) throw invalid(`invalid bridge name: ${bridge}`);
     const same = this.bridges().find((n) => n.bridge === bridge);
@@ -1149,8 +1301,8 @@ export class NetworkService {
     }
     if (options[OPT_HOST_IP] && parseIPv4(options[OPT_HOST_IP]) === undefined) throw invalid(`invalid host binding address: ${options[OPT_HOST_IP]}`);
     const rec: NetworkRecord = {
-      Name: name, Id: id, Created: new Date().toISOString(), Scope: 'local', Driver: 'bridge', EnableIPv6: false,
-      IPAM: { Driver: 'default', Options: ipamOptions, Config: [entry] },
+      Name: name, Id: id, Created: new Date().toISOString(), Scope: 'local', Driver: 'bridge', EnableIPv6: enableIPv6,
+      IPAM: { Driver: 'default', Options: ipamOptions, Config: configs },
       Internal: body['Internal'] === true, Attachable: body['Attachable'] === true, Ingress: false,
       ConfigFrom: { Network: '' }, ConfigOnly: false, Options: options, Labels: labels, builtin: false, userSubnet, bridge,
     };
@@ -1165,6 +1317,8 @@ export class NetworkService {
       made = true;
       await ipBatch(bridgeLines(bridge, this.bridgeMac(n), `${entry.Gateway}/${n.subnet!.len}`, n.mtu, undefined));
       this.bridgeSysctls(n);
+      // after the sysctls: a host whose default is disable_ipv6=1 would refuse the address before them
+      await ipBatch(this.bridgeLines6(n));
       if (this.firewallReady) await this.nft.apply(this.fwUpdateText());
       await this.startDns(n);
     } catch (e) {
@@ -1261,6 +1415,7 @@ export class NetworkService {
       lines.push(`route replace default via ${formatIPv4(n.gateway)} dev ${ep.st.ifname}`);
       gw = true;
     }
+    if (!gw6Of(sb.eps) && gw6Of([ep])) lines.push(`route replace default via ${ep.st.gateway6} dev ${ep.st.ifname}`);
     let dns = false;
     if (!sb.st.dns && n.hasDns) {
       const port = this.dns.port(formatIPv4(n.gateway)) ?? 53;
@@ -1272,7 +1427,7 @@ export class NetworkService {
     try {
       await Promise.all([ipBatch(host).then(() => ipBatchIn(sb.st.pid, lines)), ...jobs]);
     } catch (e) {
-      n.pool?.release(ep.ip);
+      releaseAddrs(ep);
       if (dns) delete sb.st.dns;
       await ipBatch([`link del ${ep.st.hostVeth}`], true).catch(() => undefined);
       throw e;
@@ -1317,6 +1472,8 @@ export class NetworkService {
     const inside: string[] = [];
     const jobs: Array<Promise<void>> = [];
     const rest = sb.eps.filter((e) => e !== ep);
+    const next6 = gw6Of(rest);
+    if (gw6Of(sb.eps) === ep && next6) inside.push(`route replace default via ${next6.st.gateway6} dev ${next6.st.ifname}`);
     // published ports follow the endpoint that carries them
     if (sb.st.gatewayNetwork === n.id) {
       const fw = this.fwPorts(sb);
@@ -1352,7 +1509,7 @@ export class NetworkService {
     sb.st.endpoints = rest.map((e) => e.st);
     if (n.endpoints.get(sb.id) === ep) n.endpoints.delete(sb.id);
     if (this.byIp.get(ep.st.ip) === ep) this.byIp.delete(ep.st.ip);
-    n.pool?.release(ep.ip);
+    releaseAddrs(ep);
     this.store.saveSandbox(sb.id, sb.st);
     this.writeEtc(sb);
   }

@@ -69,6 +69,7 @@ export interface EndpointRequest {
   network: string;
   aliases: string[];
   ipv4?: string;
+  ipv6?: string;
   /** per-endpoint MAC (API 1.44's EndpointSettings.MacAddress) */
   mac?: string;
   links?: string[];
@@ -84,6 +85,10 @@ export interface EndpointState {
   ip: string;
   prefixLen: number;
   gateway: string;
+  /** on an IPv6 network: the container's global address, its prefix length and the gateway */
+  ip6?: string;
+  prefixLen6?: number;
+  gateway6?: string;
   mac: string;
   endpointId: string;
   aliases: string[];
