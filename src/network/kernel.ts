@@ -65,13 +65,15 @@ export async function nftIn(pid: number, script: string): Promise<void> {
   if (r.code !== 0) throw internal(`nft (in the container's namespace): ${(r.stderr || r.stdout).trim()}`);
 }
 
-/** Lines that make (or repair) a bridge with its gateway address. */
-export function bridgeLines(name: string, mac: string, gatewayCidr: string, mtu: number, have: LinkInfo | undefined): string[] {
+/** Lines that make (or repair) a bridge with its gateway address(es). */
+export function bridgeLines(name: string, mac: string, gatewayCidr: string | string[], mtu: number, have: LinkInfo | undefined): string[] {
+  const want = Array.isArray(gatewayCidr) ? gatewayCidr : [gatewayCidr];
   const lines: string[] = [];
   if (!have) lines.push(`link add name ${name} type bridge`);
   if (!have) lines.push(`link set dev ${name} address ${mac} mtu ${mtu}`);
-  for (const a of have?.addrs ?? []) if (a !== gatewayCidr) lines.push(`addr del ${a} dev ${name}`);
-  if (!have?.addrs.includes(gatewayCidr)) lines.push(`addr add ${gatewayCidr} dev ${name}`);
+  for (const a of have?.addrs ?? []) if (!want.includes(a)) lines.push(`addr del ${a} dev ${name}`);
+  // one gateway address per subnet of the network
+  for (const g of want) if (!have?.addrs.includes(g)) lines.push(`addr add ${g} dev ${name}`);
   if (!have?.up) lines.push(`link set dev ${name} up`);
   return lines;
 }

@@ -23,7 +23,7 @@ import { type LinkRef, linkEnv, parseLink } from './links';
 import { PortHolders } from './portmap';
 import { type BoundPort, parsePortKey, parsePortRangeSysctl, portList, portMap, portRequests, PortTable, validateExposed } from './ports';
 import { NetStore } from './store';
-import type { ContainerHost, ContainerLike, ContainerNet, EndpointRequest, EndpointState, EtcPaths, NetworkRecord, SandboxState } from './types';
+import type { ContainerHost, ContainerLike, ContainerNet, EndpointRequest, EndpointState, EtcPaths, IpamConfigEntry, NetworkRecord, SandboxState } from './types';
 
 export interface NetworkServiceOptions {
   /** <data-root>/network */
@@ -61,6 +61,7 @@ class Net {
   pool: AddressPool | undefined;
   subnet: Cidr | undefined;
   gateway = 0;
+  subnets: Array<{ subnet: Cidr; gateway: number; pool: AddressPool }> = [];
   /** IPv6 (EnableIPv6 with a v6 subnet) */
   pool6: AddressPool6 | undefined;
   subnet6: Cidr6 | undefined;
@@ -79,18 +80,49 @@ class Net {
         this.subnet6 = subnet;
         this.gateway6 = gw;
         this.pool6 = new AddressPool6({ subnet, gateway: gw, ...(range ? { ipRange: range } : {}) });
+        for (const a of Object.values(c6.AuxiliaryAddresses ?? {})) { const x = parseIPv6(a); if (x !== undefined) this.pool6.claim(x); }
       }
     }
-    if (rec.Driver === 'bridge' && c) {
-      const subnet = parseCidr(c.Subnet);
-      const gw = parseIPv4(c.Gateway);
-      const range = c.IPRange ? parseCidr(c.IPRange) : undefined;
-      if (subnet && gw !== undefined) {
-        this.subnet = subnet;
-        this.gateway = gw;
-        this.pool = new AddressPool({ subnet, gateway: gw, ...(range ? { ipRange: range } : {}) });
-      }
+    // every IPv4 subnet (docker network create --subnet a --subnet b): addresses come from the first with room
+    for (const x of rec.Driver === 'bridge' ? rec.IPAM.Config.filter((y) => !y.Subnet.includes(':')) : []) {
+      const subnet = parseCidr(x.Subnet);
+      const gw = parseIPv4(x.Gateway);
+      const range = x.IPRange ? parseCidr(x.IPRange) : undefined;
+      if (!subnet || gw === undefined) continue;
+      const pool = new AddressPool({ subnet, gateway: gw, ...(range ? { ipRange: range } : {}) });
+      // --aux-address: reserved for devices outside berth, never handed out
+      for (const a of Object.values(x.AuxiliaryAddresses ?? {})) { const ip = parseIPv4(a); if (ip !== undefined) pool.claim(ip); }
+      this.subnets.push({ subnet, gateway: gw, pool });
     }
+    const first = this.subnets[0];
+    if (c && first) {
+      this.subnet = first.subnet;
+      this.gateway = first.gateway;
+      this.pool = first.pool;
+    }
+  }
+  /** the subnet entry an address belongs to */
+  subnetOf(ip: number): { subnet: Cidr; gateway: number; pool: AddressPool } | undefined {
+    return this.subnets.find((x) => cidrContains(x.subnet, ip));
+  }
+  claim(ip: number): void { this.subnetOf(ip)?.pool.claim(ip); }
+  release(ip: number): void { this.subnetOf(ip)?.pool.release(ip); }
+  /** An address: the preferred one, or the next free one of the first subnet with room. */
+  allocate(preferred: number | undefined, what: string): { ip: number; subnet: Cidr; gateway: number } {
+    if (preferred !== undefined) {
+      const s = this.subnetOf(preferred);
+      if (!s) throw invalid(`no configured subnet or ip-range contain the IP address ${formatIPv4(preferred)}`);
+      return { ip: s.pool.allocate(preferred, what), subnet: s.subnet, gateway: s.gateway };
+    }
+    let last: unknown;
+    for (const s of this.subnets) {
+      try { return { ip: s.pool.allocate(undefined, what), subnet: s.subnet, gateway: s.gateway }; } catch (e) { last = e; }
+    }
+    throw last instanceof Error ? last : internal(`network ${what} has no address pool`);
+  }
+  /** nft text for the network's IPv4 subnets: one block, or an anonymous set of them */
+  get subnetsText(): string {
+    return this.subnets.length === 1 ? formatCidr(this.subnets[0]!.subnet) : `{ ${this.subnets.map((x) => formatCidr(x.subnet)).join(', ')} }`;
   }
   get id(): string { return this.rec.Id; }
   get name(): string { return this.rec.Name; }
@@ -115,7 +147,7 @@ function gw6Of(eps: Ep[]): Ep | undefined {
 
 /** Gives an endpoint's addresses back to its network's pools. */
 function releaseAddrs(e: Ep): void {
-  e.net.pool?.release(e.ip);
+  e.net.release(e.ip);
   if (e.ip6 !== undefined) e.net.pool6?.release(e.ip6);
 }
 
@@ -132,6 +164,15 @@ function ulaFor(seed: string): Cidr6 {
   let net = 0xfdn;
   for (let i = 0; i < 5; i++) net = (net << 8n) | BigInt(h[i]!);
   return { net: net << 80n, len: 64 };
+}
+
+/** IPAM.Config[].AuxiliaryAddresses, validated (Docker's wording); undefined when absent or empty. */
+function auxAddresses(v: unknown, inSubnet: (a: string) => boolean, subnet: string): Record<string, string> | undefined {
+  const m = strMap(v, 'IPAM.Config.AuxiliaryAddresses');
+  for (const [k, a] of Object.entries(m)) {
+    if (!inSubnet(a)) throw invalid(`invalid network config:\ninvalid auxiliary address ${k}: parent subnet ${subnet} doesn't contain this address`);
+  }
+  return Object.keys(m).length ? m : undefined;
 }
 
 function hex(n: number): string {
@@ -234,7 +275,7 @@ export class NetworkService {
       for (const e of st.endpoints) {
         const ip = parseIPv4(e.ip);
         const n = this.nets.get(e.networkId);
-        if (ip !== undefined && n?.pool) n.pool.claim(ip);
+        if (ip !== undefined && n) n.claim(ip);
         const ip6 = e.ip6 ? parseIPv6(e.ip6) : undefined;
         if (ip6 !== undefined && n?.pool6) n.pool6.claim(ip6);
       }
@@ -242,7 +283,7 @@ export class NetworkService {
     setSysctl('net/ipv4/ip_forward', '1');
     const links = await listLinks().catch((e: unknown) => { log.error('cannot list links', { err: e }); return [] as LinkInfo[]; });
     const lines: string[] = [];
-    for (const n of this.bridges()) lines.push(...bridgeLines(n.bridge, this.bridgeMac(n), `${formatIPv4(n.gateway)}/${n.subnet!.len}`, n.mtu, links.find((l) => l.ifname === n.bridge)));
+    for (const n of this.bridges()) lines.push(...bridgeLines(n.bridge, this.bridgeMac(n), this.gatewayCidrs(n), n.mtu, links.find((l) => l.ifname === n.bridge)));
     if (lines.length) await ipBatch(lines).catch((e: unknown) => log.error('cannot set up bridges', { err: e }));
     for (const n of this.bridges()) this.bridgeSysctls(n);
     const lines6 = this.bridges().flatMap((n) => this.bridgeLines6(n));
@@ -398,13 +439,18 @@ export class NetworkService {
     }
   }
 
+  /** The bridge's IPv4 addresses: the gateway of every subnet. */
+  private gatewayCidrs(n: Net): string[] {
+    return n.subnets.map((x) => `${formatIPv4(x.gateway)}/${x.subnet.len}`);
+  }
+
   /** The bridge's IPv6 gateway address (replace: idempotent at every start). */
   private bridgeLines6(n: Net): string[] {
     return n.pool6 && n.subnet6 ? [`addr replace ${formatIPv6(n.gateway6)}/${n.subnet6.len} dev ${n.bridge} nodad`] : [];
   }
 
   private fwNets(): FwNetwork[] {
-    return this.bridges().map((n) => ({ bridge: n.bridge, subnet: formatCidr(n.subnet!), internal: n.internal, masquerade: n.masquerade, icc: n.icc, ...(n.subnet6 ? { subnet6: formatCidr6(n.subnet6) } : {}) }));
+    return this.bridges().map((n) => ({ bridge: n.bridge, subnet: n.subnetsText, internal: n.internal, masquerade: n.masquerade, icc: n.icc, ...(n.subnet6 ? { subnet6: formatCidr6(n.subnet6) } : {}) }));
   }
 
   /** The firewall text after the set of networks changed. */
@@ -611,7 +657,7 @@ export class NetworkService {
     if (req.ipv4) {
       if (!n.rec.userSubnet) throw invalid('user specified IP address is supported only when connecting to networks with user configured subnets');
       // a static address may lie outside the ip-range (which is for automatic ones), not outside the subnet
-      if (!n.subnet || !cidrContains(n.subnet, parseIPv4(req.ipv4)!)) throw invalid(`no configured subnet or ip-range contain the IP address ${req.ipv4}`);
+      if (!n.subnetOf(parseIPv4(req.ipv4)!)) throw invalid(`no configured subnet or ip-range contain the IP address ${req.ipv4}`);
     }
     if (req.ipv6) {
       if (!n.rec.userSubnet && !n.subnet6) throw invalid('user specified IP address is supported only when connecting to networks with user configured subnets');
@@ -664,7 +710,7 @@ export class NetworkService {
         hostLines.push(...hostEndpointLines(pid, l));
         inner.push(...innerEndpointLines(l));
       }
-      if (gwEp) inner.push(`route add default via ${formatIPv4(gwEp.net.gateway)} dev ${gwEp.st.ifname}`);
+      if (gwEp) inner.push(`route add default via ${gwEp.st.gateway || formatIPv4(gwEp.net.gateway)} dev ${gwEp.st.ifname}`);
       const gw6 = gw6Of(eps);
       if (gw6) inner.push(`route add default via ${gw6.st.gateway6} dev ${gw6.st.ifname}`);
       if (dnsEp) {
@@ -744,13 +790,14 @@ export class NetworkService {
   /** Takes an address, a MAC, names for both ends of the veth pair. */
   private allocate(sb: Sandbox, net: Net, req: EndpointRequest, mac: string | undefined, index: number): Ep {
     if (!net.pool || !net.subnet) throw internal(`network ${net.name} has no address pool`);
-    const ip = net.pool.allocate(req.ipv4 ? parseIPv4(req.ipv4) : undefined, `${net.name} (${net.id})`);
+    const got = net.allocate(req.ipv4 ? parseIPv4(req.ipv4) : undefined, `${net.name} (${net.id})`);
+    const ip = got.ip;
     let ip6: bigint | undefined;
     if (net.pool6) {
       try {
         ip6 = net.pool6.allocate(req.ipv6 ? parseIPv6(req.ipv6) : undefined, `${net.name} (${net.id})`);
       } catch (e) {
-        net.pool.release(ip);
+        net.release(ip);
         throw e;
       }
     }
@@ -766,8 +813,8 @@ export class NetworkService {
       ifname: `eth${i}`,
       hostVeth,
       ip: formatIPv4(ip),
-      prefixLen: net.subnet.len,
-      gateway: net.internal && net.rec.builtin ? '' : formatIPv4(net.gateway),
+      prefixLen: got.subnet.len,
+      gateway: net.internal && net.rec.builtin ? '' : formatIPv4(got.gateway),
       mac: (mac && parseMac(mac)) || macFromIPv4(ip),
       endpointId: hex(64),
       aliases: net.isDefault ? [] : [...req.aliases, sb.id.slice(0, 12)],
@@ -946,7 +993,7 @@ export class NetworkService {
     for (const e of st.endpoints) {
       const ip = parseIPv4(e.ip);
       const n = this.nets.get(e.networkId);
-      if (ip !== undefined && n?.pool && ![...n.endpoints.values()].some((x) => x.ip === ip)) n.pool.release(ip);
+      if (ip !== undefined && n && ![...n.endpoints.values()].some((x) => x.ip === ip)) n.release(ip);
       const ip6 = e.ip6 ? parseIPv6(e.ip6) : undefined;
       if (ip6 !== undefined && n?.pool6 && ![...n.endpoints.values()].some((x) => x.ip6 === ip6)) n.pool6.release(ip6);
     }
@@ -966,7 +1013,7 @@ export class NetworkService {
       const net = this.nets.get(e.networkId);
       const ip = parseIPv4(e.ip);
       if (!net || ip === undefined) { log.warn('restored endpoint of an unknown network', { id: rec.Id, network: e.networkId }); continue; }
-      net.pool?.claim(ip);
+      net.claim(ip);
       const ip6 = e.ip6 ? parseIPv6(e.ip6) : undefined;
       if (ip6 !== undefined) net.pool6?.claim(ip6);
       sb.eps.push({ net, sb, st: e, ip, ...(ip6 !== undefined ? { ip6 } : {}) });
@@ -1080,7 +1127,7 @@ export class NetworkService {
       const ip = parseReverseName(name);
       if (ip === undefined) return undefined;
       for (const n of nets) {
-        if (!n.subnet || !cidrContains(n.subnet, ip)) continue;
+        if (!n.subnetOf(ip)) continue;
         for (const e of n.endpoints.values()) if (e.ip === ip) return { answers: [ptrRecord(q.name, `${cname(e.sb.rec)}.${n.name}`)] };
       }
       return undefined;
@@ -1232,7 +1279,6 @@ export class NetworkService {
     const isV6 = (c: Record<string, unknown>): boolean => typeof c['Subnet'] === 'string' && c['Subnet'].includes(':');
     const v4 = (cfgIn as Array<Record<string, unknown>>).filter((c) => !isV6(c));
     const v6 = (cfgIn as Array<Record<string, unknown>>).filter(isV6);
-    if (v4.length > 1) throw invalid('only one IPv4 subnet per network is supported');
     if (v6.length > 1) throw invalid('only one IPv6 subnet per network is supported');
     const options0 = strMap(body['Options'], 'Options');
     // EnableIPv6, or the driver option com.docker.network.enable_ipv6 when the field is absent (as dockerd)
@@ -1240,29 +1286,35 @@ export class NetworkService {
     const labels = strMap(body['Labels'], 'Labels');
     const options = strMap(body['Options'], 'Options');
     const ipamOptions = strMap(ipamIn['Options'], 'IPAM.Options');
-    const others = this.bridges().map((n) => n.subnet!);
-    let entry: { Subnet: string; Gateway: string; IPRange?: string };
+    const others = this.bridges().flatMap((n) => n.subnets.map((x) => x.subnet));
+    const entries: IpamConfigEntry[] = [];
     let userSubnet = false;
-    const c0 = v4[0];
-    if (c0) {
+    for (const c0 of v4) {
       const e = validateIpamEntry({
         ...(typeof c0['Subnet'] === 'string' ? { Subnet: c0['Subnet'] } : {}),
         ...(typeof c0['Gateway'] === 'string' ? { Gateway: c0['Gateway'] } : {}),
         ...(typeof c0['IPRange'] === 'string' ? { IPRange: c0['IPRange'] } : {}),
       });
-      checkOverlap(e.subnet, others);
-      entry = { Subnet: e.subnetText, Gateway: formatIPv4(e.gateway) };
+      if (typeof c0['Subnet'] === 'string' && parseIPv4(c0['Subnet'].split('/')[0] ?? '') !== e.subnet.net) throw invalid(`invalid network config:\ninvalid subnet ${c0['Subnet']}: it should be ${e.subnetText}`);
+      // against other networks and this network's other subnets
+      checkOverlap(e.subnet, [...others, ...entries.map((x) => parseCidr(x.Subnet)!)]);
+      const entry: IpamConfigEntry = { Subnet: e.subnetText, Gateway: formatIPv4(e.gateway) };
       if (e.ipRangeText) entry.IPRange = e.ipRangeText;
+      const aux = auxAddresses(c0['AuxiliaryAddresses'], (a) => { const x = parseIPv4(a); return x !== undefined && cidrContains(e.subnet, x); }, e.subnetText);
+      if (aux) entry.AuxiliaryAddresses = aux;
+      entries.push(entry);
       userSubnet = true;
-    } else {
+    }
+    if (!entries.length) {
       let routes: Cidr[] = [];
       try { routes = parseProcNetRoute(fs.readFileSync('/proc/net/route', 'utf8')); } catch { /* none */ }
       const c = pickSubnet(this.pools, [...others, ...routes]);
       if (!c) throw invalid('could not find an available, non-overlapping IPv4 address pool among the defaults to assign to the network');
-      entry = { Subnet: formatCidr(c), Gateway: formatIPv4((c.net + 1) >>> 0) };
+      entries.push({ Subnet: formatCidr(c), Gateway: formatIPv4((c.net + 1) >>> 0) });
     }
+    const entry = entries[0]!;
     const id = hex(64);
-    const configs: NetworkRecord['IPAM']['Config'] = [entry];
+    const configs: NetworkRecord['IPAM']['Config'] = [...entries];
     const c6 = v6[0];
     if (c6 && !enableIPv6) {
       // as Docker: kept in the IPAM config, unused while IPv6 is off
@@ -1276,7 +1328,8 @@ export class NetworkService {
           ...(typeof c6['IPRange'] === 'string' ? { IPRange: c6['IPRange'] } : {}),
         });
         if (others6.some((o) => cidr6Overlaps(o, e6.subnet))) throw forbidden('invalid pool request: Pool overlaps with other one on this address space');
-        configs.push({ Subnet: e6.subnetText, Gateway: formatIPv6(e6.gateway), ...(e6.ipRangeText ? { IPRange: e6.ipRangeText } : {}) });
+        const aux6 = auxAddresses(c6['AuxiliaryAddresses'], (a) => { const x = parseIPv6(a); return x !== undefined && cidr6Contains(e6.subnet, x); }, e6.subnetText);
+        configs.push({ Subnet: e6.subnetText, Gateway: formatIPv6(e6.gateway), ...(e6.ipRangeText ? { IPRange: e6.ipRangeText } : {}), ...(aux6 ? { AuxiliaryAddresses: aux6 } : {}) });
       } else {
         let u = ulaFor(id);
         for (let i = 0; others6.some((o) => cidr6Overlaps(o, u)) && i < 16; i++) u = ulaFor(`${id}/${i}`);
@@ -1315,7 +1368,7 @@ export class NetworkService {
     let made = false;
     try {
       made = true;
-      await ipBatch(bridgeLines(bridge, this.bridgeMac(n), `${entry.Gateway}/${n.subnet!.len}`, n.mtu, undefined));
+      await ipBatch(bridgeLines(bridge, this.bridgeMac(n), this.gatewayCidrs(n), n.mtu, undefined));
       this.bridgeSysctls(n);
       // after the sysctls: a host whose default is disable_ipv6=1 would refuse the address before them
       await ipBatch(this.bridgeLines6(n));
@@ -1412,7 +1465,7 @@ export class NetworkService {
     const jobs: Array<Promise<void>> = [];
     let gw = false;
     if (!sb.st.gatewayNetwork && !n.internal) {
-      lines.push(`route replace default via ${formatIPv4(n.gateway)} dev ${ep.st.ifname}`);
+      lines.push(`route replace default via ${ep.st.gateway || formatIPv4(n.gateway)} dev ${ep.st.ifname}`);
       gw = true;
     }
     if (!gw6Of(sb.eps) && gw6Of([ep])) lines.push(`route replace default via ${ep.st.gateway6} dev ${ep.st.ifname}`);
@@ -1482,7 +1535,7 @@ export class NetworkService {
       sb.st.ports = [];
       const next = rest.find((e) => !e.net.internal);
       if (next) {
-        inside.push(`route replace default via ${formatIPv4(next.net.gateway)} dev ${next.st.ifname}`);
+        inside.push(`route replace default via ${next.st.gateway || formatIPv4(next.net.gateway)} dev ${next.st.ifname}`);
         sb.st.gatewayNetwork = next.net.id;
       } else delete sb.st.gatewayNetwork;
     }

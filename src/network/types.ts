@@ -39,6 +39,9 @@ export interface ContainerHost {
 
 export interface EtcPaths { hosts: string; resolvConf: string; hostname: string }
 
+/** One IPAM.Config entry as the API shows it. */
+export interface IpamConfigEntry { Subnet: string; Gateway: string; IPRange?: string; AuxiliaryAddresses?: Record<string, string> }
+
 /** A network as persisted (and, minus the berth fields, as the API shows it). */
 export interface NetworkRecord {
   Name: string;
@@ -47,7 +50,7 @@ export interface NetworkRecord {
   Scope: 'local';
   Driver: 'bridge' | 'host' | 'null';
   EnableIPv6: boolean;
-  IPAM: { Driver: string; Options: Record<string, string> | null; Config: Array<{ Subnet: string; Gateway: string; IPRange?: string }> };
+  IPAM: { Driver: string; Options: Record<string, string> | null; Config: IpamConfigEntry[] };
   Internal: boolean;
   Attachable: boolean;
   Ingress: boolean;

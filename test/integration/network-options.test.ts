@@ -85,6 +85,38 @@ describe('networking: bridge driver options (docker CLI)', { skip: skipUnlessRoo
     assert.equal(okOut(await d.docker(['port', 'int1']), 'docker port'), '', 'docker port shows nothing');
   });
 
+  it('--aux-address is reserved and shown; several --subnet values, each with its gateway on the bridge; host bits in --subnet are refused', async () => {
+    okOut(await d.docker(['network', 'create', '--subnet', '10.5.0.0/24', '--aux-address', 'host1=10.5.0.2', '--aux-address', 'host2=10.5.0.3', 'auxnet']), 'create');
+    const cfg = JSON.parse(okOut(await d.docker(['network', 'inspect', '-f', '{{json .IPAM.Config}}', 'auxnet']), 'inspect')) as unknown;
+    assert.deepEqual(cfg, [{ Subnet: '10.5.0.0/24', Gateway: '10.5.0.1', AuxiliaryAddresses: { host1: '10.5.0.2', host2: '10.5.0.3' } }]);
+    expectMatch(okOut(await d.docker(['run', '--rm', '--network', 'auxnet', 'busybox', 'ip', '-o', '-4', 'addr', 'show', 'eth0']), 'auto'), /inet 10\.5\.0\.4\/24/, 'aux addresses are skipped');
+    const taken = await d.docker(['run', '--rm', '--network', 'auxnet', '--ip', '10.5.0.2', 'busybox', 'true']);
+    expectCode(taken, 125, '--ip of an aux address');
+    expectMatch(taken.stderr, /Address already in use/, 'wording');
+
+    okOut(await d.docker(['network', 'create', '--subnet', '10.6.0.0/30', '--subnet', '10.7.0.0/24', '--gateway', '10.7.0.254', 'multinet']), 'create');
+    const mcfg = JSON.parse(okOut(await d.docker(['network', 'inspect', '-f', '{{json .IPAM.Config}}', 'multinet']), 'inspect')) as unknown;
+    assert.deepEqual(mcfg, [{ Subnet: '10.6.0.0/30', Gateway: '10.6.0.1' }, { Subnet: '10.7.0.0/24', Gateway: '10.7.0.254' }]);
+    const br = 'br-' + okOut(await d.docker(['network', 'inspect', '-f', '{{.Id}}', 'multinet']), 'id').slice(0, 12);
+    const addrs = d.nsRun('ip', ['-o', '-4', 'addr', 'show', 'dev', br]).stdout;
+    expectMatch(addrs, /inet 10\.6\.0\.1\/30/, 'first gateway on the bridge');
+    expectMatch(addrs, /inet 10\.7\.0\.254\/24/, 'second gateway on the bridge');
+    okOut(await d.docker(['run', '-d', '--name', 'm1', '--network', 'multinet', 'busybox', 'sleep', '300']), 'm1');
+    assert.equal(okOut(await d.docker(['inspect', '-f', '{{.NetworkSettings.Networks.multinet.IPAddress}}', 'm1']), 'ip'), '10.6.0.2', 'the first subnet first');
+    const full = okOut(await d.docker(['run', '--rm', '--network', 'multinet', 'busybox', 'sh', '-c', 'ip -o -4 addr show eth0; ip route; ping -c1 -W2 m1 >/dev/null && echo ping-ok']), 'second subnet');
+    expectMatch(full, /inet 10\.7\.0\.\d+\/24/, 'the next subnet once the first is full');
+    expectMatch(full, /^default via 10\.7\.0\.254 dev eth0/m, 'its own subnet\'s gateway');
+    expectMatch(full, /^ping-ok$/m, 'containers of both subnets reach each other');
+    expectMatch(okOut(await d.docker(['run', '--rm', '--network', 'multinet', '--ip', '10.7.0.77', 'busybox', 'ip', '-o', '-4', 'addr', 'show', 'eth0']), '--ip'), /inet 10\.7\.0\.77\/24/, '--ip in the second subnet');
+
+    const hostBits = await d.docker(['network', 'create', '--subnet', '10.11.0.1/24', 'hostbits']);
+    expectCode(hostBits, 1, 'host bits');
+    expectMatch(hostBits.stderr, /invalid subnet 10\.11\.0\.1\/24: it should be 10\.11\.0\.0\/24/, 'Docker\'s wording');
+    const overlap = await d.docker(['network', 'create', '--subnet', '10.7.0.0/16', 'overlaps']);
+    expectCode(overlap, 1, 'overlap');
+    expectMatch(overlap.stderr, /invalid pool request: Pool overlaps with other one on this address space/, 'Docker\'s wording');
+  });
+
   it('bad option values fail with Docker\'s wording', async () => {
     const icc = await d.docker(['network', 'create', '-o', 'com.docker.network.bridge.enable_icc=maybe', 'bad1']);
     expectCode(icc, 1, 'bad bool');
