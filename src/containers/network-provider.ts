@@ -38,6 +38,14 @@ export interface NetworkProvider {
   detach(rec: ContainerRecord): Promise<void>;
   /** At rm: forget rec.Network. */
   release(rec: ContainerRecord): Promise<void>;
+  /**
+   * When the OCI spec (or an exec's environment) is built: the legacy link
+   * variables (ALIAS_PORT_80_TCP_ADDR, ALIAS_NAME, ALIAS_ENV_x, ...) for
+   * rec's --link targets, which go after PATH/HOSTNAME/TERM and before
+   * Config.Env. Throws when a target is not running (the start fails);
+   * with strict false (exec) such targets are left out instead.
+   */
+  linkEnv(rec: ContainerRecord, strict?: boolean): string[];
   /** NetworkSettings for inspect (Networks, Ports, IPAddress, ...). */
   inspect(rec: ContainerRecord): Record<string, unknown>;
   /** ps: Ports list and NetworkSettings.Networks. */
@@ -71,6 +79,7 @@ export class LoopbackOnlyNetworks implements NetworkProvider {
   async detach(): Promise<void> { /* nothing */ }
   async release(): Promise<void> { /* nothing */ }
   async restore(): Promise<void> { /* nothing */ }
+  linkEnv(): string[] { return []; }
   private name(rec: ContainerRecord): string {
     const m = rec.HostConfig.NetworkMode;
     return m === 'default' ? 'bridge' : m;

@@ -706,6 +706,7 @@ export class ContainerService {
     // Docker's CreateDaemonEnvironment: defaults, then Config.Env ("NAME" alone unsets).
     const extra = [DEFAULT_PATH, `HOSTNAME=${c.Hostname}`];
     if (c.Tty) extra.push('TERM=xterm');
+    extra.push(...this.net.linkEnv(rec)); // legacy --link variables, overridden by Config.Env as in Docker
     const finalEnv = replaceOrAppendEnv(extra, c.Env);
     if (!finalEnv.some((e) => e.startsWith('HOME='))) finalEnv.push(`HOME=${user.home || '/'}`);
 
@@ -1482,7 +1483,7 @@ export class ContainerService {
     ex.ProcessConfig.tty = tty;
     let env = [...c.Env];
     if (!env.some((e) => e.startsWith('PATH='))) env.unshift(DEFAULT_PATH);
-    env = mergeEnv([`HOSTNAME=${c.Hostname}`, ...(tty ? ['TERM=xterm'] : [])], env);
+    env = mergeEnv([`HOSTNAME=${c.Hostname}`, ...(tty ? ['TERM=xterm'] : []), ...this.net.linkEnv(rec, false)], env);
     env = mergeEnv(env, ex.Env);
     if (!env.some((e) => e.startsWith('HOME='))) env.push(`HOME=${user.home || '/'}`);
     const caps = effectiveCapabilities(rec.HostConfig.Privileged || ex.ProcessConfig.privileged, rec.HostConfig.CapAdd ?? [], rec.HostConfig.CapDrop ?? []);

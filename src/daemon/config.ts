@@ -1,6 +1,7 @@
 // berthd's flags and config file, mirroring dockerd's names.
 import * as fs from 'node:fs';
 import { registrySettings, type RegistryConfig, type RegistryFlags } from '../distribution/config';
+import type { DaemonNetFlags } from '../network';
 
 export interface DaemonConfig {
   hosts: string[];
@@ -17,7 +18,7 @@ export interface DaemonConfig {
   tlsCert?: string;
   tlsKey?: string;
   configFile?: string;
-  network: { bip?: string; fixedCidr?: string; mtu?: number; addressPools?: Array<{ base: string; size: number }> };
+  network: DaemonNetFlags;
   /** Registry settings from flags and the config file (validated; unset keys keep their defaults). */
   registry: Partial<RegistryConfig>;
 }
@@ -38,6 +39,11 @@ Options:
       --bip string             Address and prefix of the default bridge (e.g. 172.17.0.1/16)
       --default-address-pool   Default address pools for new networks: base=CIDR,size=N (repeatable)
       --fixed-cidr string      IPv4 subnet for fixed IPs on the default bridge
+      --fixed-cidr-v6 string   IPv6 subnet for the default bridge (with --ipv6)
+      --icc                    Enable inter-container communication on the default bridge (default true)
+      --ip ip                  Default IP when binding container ports (default 0.0.0.0)
+      --ip-masq                Enable IP masquerading on the default bridge (default true)
+      --ipv6                   Enable IPv6 on the default bridge
   -G, --group string           Group for the unix socket (default "berth")
   -H, --host list              Daemon socket(s) to connect to (default unix:///run/berth/berth.sock)
       --insecure-registry list Enable insecure registry communication (host:port or CIDR; repeatable)
@@ -71,7 +77,7 @@ function which(cmd: string): string {
 
 export function parseArgs(argv: string[]): DaemonConfig | 'help' | 'version' {
   const flags = new Map<string, string[]>();
-  const bools = new Set(['tls', 'tlsverify', 'debug', 'D', 'help', 'h', 'version', 'v']);
+  const bools = new Set(['tls', 'tlsverify', 'debug', 'D', 'help', 'h', 'version', 'v', 'icc', 'ip-masq', 'ipv6']);
   const alias: Record<string, string> = { H: 'host', l: 'log-level', p: 'pidfile', G: 'group', D: 'debug', h: 'help', v: 'version', g: 'data-root', 'graph': 'data-root', 'add-runtime': 'runtime' };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
@@ -91,7 +97,7 @@ export function parseArgs(argv: string[]): DaemonConfig | 'help' | 'version' {
   }
   if (flags.has('help')) return 'help';
   if (flags.has('version')) return 'version';
-  const known = ['bip', 'fixed-cidr', 'mtu', 'default-address-pool', 'host', 'data-root', 'exec-root', 'pidfile', 'log-level', 'config-file', 'default-runtime', 'runtime', 'conmon', 'group', 'tls', 'tlsverify', 'tlscacert', 'tlscert', 'tlskey', 'debug',
+  const known = ['bip', 'fixed-cidr', 'fixed-cidr-v6', 'icc', 'ip', 'ip-masq', 'ipv6', 'mtu', 'default-address-pool', 'host', 'data-root', 'exec-root', 'pidfile', 'log-level', 'config-file', 'default-runtime', 'runtime', 'conmon', 'group', 'tls', 'tlsverify', 'tlscacert', 'tlscert', 'tlskey', 'debug',
     'insecure-registry', 'registry-mirror', 'max-concurrent-downloads', 'max-concurrent-uploads', 'max-download-attempts'];
   for (const k of flags.keys()) if (!known.includes(k)) throw new Error(`unknown flag: --${k}`);
   const last = (k: string): string | undefined => flags.get(k)?.at(-1);
@@ -166,6 +172,16 @@ export function parseArgs(argv: string[]): DaemonConfig | 'help' | 'version' {
     throw new Error(`unable to configure the Docker daemon with file ${cfgPath}: the following directives are specified both as a flag and in the configuration file: ${reg.conflicts.join(', ')}`);
   }
   cfg.registry = reg.cfg;
+  // --icc=false, --ip-masq=false, --ipv6 (Go bool flags: true/false/1/0/t/f)
+  for (const [flag, key] of [['icc', 'icc'], ['ip-masq', 'ipMasq'], ['ipv6', 'ipv6']] as const) {
+    const v = last(flag);
+    if (v === undefined) continue;
+    if (!/^(1|t|T|TRUE|true|True|0|f|F|FALSE|false|False)$/.test(v)) throw new Error(`invalid argument "${v}" for "--${flag}" flag: strconv.ParseBool: parsing "${v}": invalid syntax`);
+    cfg.network[key] = /^(1|t|T|TRUE|true|True)$/.test(v);
+  }
+  const ip = last('ip'), fixedCidrV6 = last('fixed-cidr-v6');
+  if (ip) cfg.network.ip = ip;
+  if (fixedCidrV6) cfg.network.fixedCidrV6 = fixedCidrV6;
   return cfg;
 }
 

@@ -3,7 +3,7 @@
 // container, so they are rewritten in place (same inode), never replaced.
 import * as fs from 'node:fs';
 
-export function hostsContent(o: { hostname: string; domainname: string; ips: string[]; extraHosts: string[]; hostGateway?: string }): string {
+export function hostsContent(o: { hostname: string; domainname: string; ips: string[]; extraHosts: string[]; links?: Array<{ ip: string; names: string }>; hostGateway?: string }): string {
   let s = '127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n';
   for (const h of o.extraHosts) {
     const i = h.indexOf(':');
@@ -15,6 +15,8 @@ export function hostsContent(o: { hostname: string; domainname: string; ips: str
     }
     s += `${ip}\t${h.slice(0, i)}\n`;
   }
+  // legacy links come after --add-host entries and before the container's own, as in Docker
+  for (const l of o.links ?? []) s += `${l.ip}\t${l.names}\n`;
   const names = o.domainname ? `${o.hostname}.${o.domainname} ${o.hostname}` : o.hostname;
   for (const ip of o.ips) s += `${ip}\t${names}\n`;
   return s;

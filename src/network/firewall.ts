@@ -11,7 +11,18 @@ export const TABLE = 'berth';
 export const DNS_TABLE = 'berth_dns';
 export const DNS_ADDR = '127.0.0.11';
 
-export interface FwNetwork { bridge: string; subnet: string; internal: boolean; masquerade: boolean }
+export interface FwNetwork {
+  bridge: string;
+  subnet: string;
+  internal: boolean;
+  masquerade: boolean;
+  /** inter-container communication (com.docker.network.bridge.enable_icc); default true */
+  icc?: boolean;
+  /** the IPv6 subnet of a network with EnableIPv6 */
+  subnet6?: string;
+}
+/** Legacy links under icc=false: the parent may reach these ports of the child (Docker's link rules). */
+export interface FwLinkPort { parent: string; child: string; proto: Proto; port: number }
 export interface FwPort { proto: Proto; hostIp: string; hostPort: number; ip: string; containerPort: number }
 
 function q(name: string): string {
@@ -39,14 +50,130 @@ function netRules(nets: FwNetwork[]): { nat: string[]; filter: string[] } {
   return { nat, filter };
 }
 
+/**
+ * Traffic between two containers of a network with icc off is bridged, not
+ * routed: it is dropped in the bridge family's forward hook, matched by
+ * subnet (as nft's ibrname is not in every kernel). Linked ports stay open,
+ * both ways, statelessly as Docker's iptables rules.
+ */
+function iccRules(nets: FwNetwork[]): string[] {
+  const out = [
+    `ip saddr . ip daddr . meta l4proto . th dport @links accept`,
+    `ip daddr . ip saddr . meta l4proto . th sport @links accept`,
+  ];
+  for (const n of nets) {
+    if (n.icc !== false) continue;
+    out.push(`ip saddr ${n.subnet} ip daddr ${n.subnet} drop`);
+    if (n.subnet6) out.push(`ip6 saddr ${n.subnet6} ip6 daddr ${n.subnet6} drop`);
+  }
+  return out;
+}
+
+/** The bridge-family table (icc), replaced whole at start. */
+export function bridgeRuleset(nets: FwNetwork[]): string {
+  return [
+    `add table bridge ${TABLE}`,
+    `delete table bridge ${TABLE}`,
+    `table bridge ${TABLE} {`,
+    `  set links { type ipv4_addr . ipv4_addr . inet_proto . inet_service; }`,
+    `  chain icc {`,
+    ...iccRules(nets).map((l) => `    ${l}`),
+    `  }`,
+    `  chain forward {`,
+    `    type filter hook forward priority filter; policy accept;`,
+    `    jump icc`,
+    `  }`,
+    `}`,
+  ].join('\n') + '\n';
+}
+
+export function bridgeUpdate(nets: FwNetwork[]): string {
+  return [`flush chain bridge ${TABLE} icc`, ...iccRules(nets).map((l) => `add rule bridge ${TABLE} icc ${l}`)].join('\n') + '\n';
+}
+
+export function linkElements(op: 'add' | 'delete', links: FwLinkPort[]): string {
+  return links.map((l) => `${op} element bridge ${TABLE} links { ${l.parent} . ${l.child} . ${l.proto} . ${l.port} }\n`).join('');
+}
+
+/** IPv6: masquerading out, isolation between networks, internal networks closed (the v4 rules' twins). */
+function net6Rules(nets: FwNetwork[]): { nat: string[]; filter: string[] } {
+  const nat: string[] = [];
+  const filter: string[] = [];
+  for (const n of nets) {
+    if (!n.subnet6) continue;
+    const br = q(n.bridge);
+    if (n.masquerade && !n.internal) nat.push(`ip6 saddr ${n.subnet6} oifname != ${br} masquerade`);
+    if (n.internal) {
+      filter.push(`iifname ${br} oifname != ${br} drop`);
+      filter.push(`oifname ${br} iifname != ${br} drop`);
+    } else {
+      filter.push(`oifname ${br} iifname @bridges iifname != ${br} drop`);
+    }
+  }
+  return { nat, filter };
+}
+
+/** The `ip6 berth` table, replaced whole at start. */
+export function ip6Ruleset(nets: FwNetwork[]): string {
+  const r = net6Rules(nets);
+  return [
+    `add table ip6 ${TABLE}`,
+    `delete table ip6 ${TABLE}`,
+    `table ip6 ${TABLE} {`,
+    `  set bridges { type ifname;${bridgesSet(nets)} }`,
+    // published ports of containers with IPv6 addresses (::1 is left to the held socket: v6 cannot route loopback sources out)
+    `  map ports_ip { type ipv6_addr . inet_proto . inet_service : ipv6_addr . inet_service; }`,
+    `  map ports_any { type inet_proto . inet_service : ipv6_addr . inet_service; }`,
+    `  chain prerouting {`,
+    `    type nat hook prerouting priority dstnat; policy accept;`,
+    `    dnat ip6 to ip6 daddr . meta l4proto . th dport map @ports_ip`,
+    `    fib daddr type local dnat ip6 to meta l4proto . th dport map @ports_any`,
+    `  }`,
+    `  chain output {`,
+    `    type nat hook output priority -100; policy accept;`,
+    `    ip6 daddr != ::1 dnat ip6 to ip6 daddr . meta l4proto . th dport map @ports_ip`,
+    `    ip6 daddr != ::1 fib daddr type local dnat ip6 to meta l4proto . th dport map @ports_any`,
+    `  }`,
+    `  chain nets_nat {`,
+    ...r.nat.map((l) => `    ${l}`),
+    `  }`,
+    `  chain postrouting {`,
+    `    type nat hook postrouting priority srcnat; policy accept;`,
+    `    jump nets_nat`,
+    `  }`,
+    `  chain nets_filter {`,
+    ...r.filter.map((l) => `    ${l}`),
+    `  }`,
+    `  chain forward {`,
+    `    type filter hook forward priority filter; policy accept;`,
+    `    ct status dnat accept`,
+    `    jump nets_filter`,
+    `  }`,
+    `}`,
+  ].join('\n') + '\n';
+}
+
+export function ip6Update(nets: FwNetwork[]): string {
+  const r = net6Rules(nets);
+  const lines = [`flush chain ip6 ${TABLE} nets_nat`, `flush chain ip6 ${TABLE} nets_filter`, `flush set ip6 ${TABLE} bridges`];
+  if (nets.length) lines.push(`add element ip6 ${TABLE} bridges { ${nets.map((n) => q(n.bridge)).join(', ')} }`);
+  for (const l of r.nat) lines.push(`add rule ip6 ${TABLE} nets_nat ${l}`);
+  for (const l of r.filter) lines.push(`add rule ip6 ${TABLE} nets_filter ${l}`);
+  return lines.join('\n') + '\n';
+}
+
 function bridgesSet(nets: FwNetwork[]): string {
   return nets.length ? ` elements = { ${nets.map((n) => q(n.bridge)).join(', ')} }` : '';
 }
 
-function elem(p: FwPort): { map: string; key: string } {
+function elem(p: FwPort): { family: 'ip' | 'ip6'; map: string; key: string } {
   const value = `${p.ip} . ${p.containerPort}`;
-  if (p.hostIp === '0.0.0.0' || p.hostIp === '') return { map: 'ports_any', key: `${p.proto} . ${p.hostPort} : ${value}` };
-  return { map: 'ports_ip', key: `${p.hostIp} . ${p.proto} . ${p.hostPort} : ${value}` };
+  if (p.hostIp.includes(':')) {
+    if (p.hostIp === '::') return { family: 'ip6', map: 'ports_any', key: `${p.proto} . ${p.hostPort} : ${value}` };
+    return { family: 'ip6', map: 'ports_ip', key: `${p.hostIp} . ${p.proto} . ${p.hostPort} : ${value}` };
+  }
+  if (p.hostIp === '0.0.0.0' || p.hostIp === '') return { family: 'ip', map: 'ports_any', key: `${p.proto} . ${p.hostPort} : ${value}` };
+  return { family: 'ip', map: 'ports_ip', key: `${p.hostIp} . ${p.proto} . ${p.hostPort} : ${value}` };
 }
 
 /** Replaces the whole table atomically (daemon start). */
@@ -117,7 +244,7 @@ export function portElements(op: 'add' | 'delete', ports: FwPort[]): string {
   for (const p of ports) {
     const e = elem(p);
     const key = op === 'delete' ? e.key.slice(0, e.key.indexOf(' : ')) : e.key;
-    s += `${op} element ip ${TABLE} ${e.map} { ${key} }\n`;
+    s += `${op} element ${e.family} ${TABLE} ${e.map} { ${key} }\n`;
   }
   return s;
 }

@@ -152,7 +152,7 @@ export function validateIpamEntry(c: { Subnet?: string; Gateway?: string; IPRang
 
 /** Docker's "Pool overlaps with other one on this address space" check. */
 export function checkOverlap(subnet: Cidr, others: Cidr[]): void {
-  if (others.some((o) => cidrOverlaps(o, subnet))) throw forbidden('Pool overlaps with other one on this address space');
+  if (others.some((o) => cidrOverlaps(o, subnet))) throw forbidden('invalid pool request: Pool overlaps with other one on this address space');
 }
 
 /** Routes of the daemon's network namespace (/proc/net/route), as CIDR blocks, to keep automatic subnets off them. */

@@ -65,13 +65,15 @@ export async function nftIn(pid: number, script: string): Promise<void> {
   if (r.code !== 0) throw internal(`nft (in the container's namespace): ${(r.stderr || r.stdout).trim()}`);
 }
 
-/** Lines that make (or repair) a bridge with its gateway address. */
-export function bridgeLines(name: string, mac: string, gatewayCidr: string, mtu: number, have: LinkInfo | undefined): string[] {
+/** Lines that make (or repair) a bridge with its gateway address(es). */
+export function bridgeLines(name: string, mac: string, gatewayCidr: string | string[], mtu: number, have: LinkInfo | undefined): string[] {
+  const want = Array.isArray(gatewayCidr) ? gatewayCidr : [gatewayCidr];
   const lines: string[] = [];
   if (!have) lines.push(`link add name ${name} type bridge`);
   if (!have) lines.push(`link set dev ${name} address ${mac} mtu ${mtu}`);
-  for (const a of have?.addrs ?? []) if (a !== gatewayCidr) lines.push(`addr del ${a} dev ${name}`);
-  if (!have?.addrs.includes(gatewayCidr)) lines.push(`addr add ${gatewayCidr} dev ${name}`);
+  for (const a of have?.addrs ?? []) if (!want.includes(a)) lines.push(`addr del ${a} dev ${name}`);
+  // one gateway address per subnet of the network
+  for (const g of want) if (!have?.addrs.includes(g)) lines.push(`addr add ${g} dev ${name}`);
   if (!have?.up) lines.push(`link set dev ${name} up`);
   return lines;
 }
@@ -82,6 +84,8 @@ export interface EndpointLinks {
   mac: string;
   /** "a.b.c.d/len" */
   cidr: string;
+  /** "v6addr/len" on an IPv6 network */
+  cidr6?: string;
   mtu: number;
   bridge: string;
   hairpin: boolean;
@@ -101,8 +105,10 @@ export function hostEndpointLines(containerPid: number, e: EndpointLinks): strin
 
 /** Lines run inside the container's namespace once its end exists. */
 export function innerEndpointLines(e: EndpointLinks): string[] {
+  // nodad: the address is ours by allocation, and usable at once
   return [
     `addr add ${e.cidr} broadcast + dev ${e.ifname}`,
+    ...(e.cidr6 ? [`addr add ${e.cidr6} dev ${e.ifname} nodad`] : []),
     `link set ${e.ifname} up`,
   ];
 }

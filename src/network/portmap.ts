@@ -28,7 +28,8 @@ export class PortHolders {
       const server = net.createServer((c) => this.relay(k, c));
       await new Promise<void>((resolve, reject) => {
         server.once('error', reject);
-        server.listen({ host: b.hostIp, port: b.hostPort, exclusive: true, backlog: 128 }, () => {
+        // ipv6Only: [::] must not take the IPv4 port too (that has its own socket)
+        server.listen({ host: b.hostIp, port: b.hostPort, exclusive: true, backlog: 128, ipv6Only: b.hostIp.includes(':') }, () => {
           server.off('error', reject);
           resolve();
         });
@@ -37,7 +38,7 @@ export class PortHolders {
       server.unref();
       this.held.set(k, { kind: 'tcp', server });
     } else if (b.proto === 'udp') {
-      const socket = dgram.createSocket({ type: 'udp4' });
+      const socket = dgram.createSocket({ type: b.hostIp.includes(':') ? 'udp6' : 'udp4', ipv6Only: b.hostIp.includes(':') });
       await new Promise<void>((resolve, reject) => {
         socket.once('error', reject);
         socket.bind({ address: b.hostIp, port: b.hostPort, exclusive: true }, () => {

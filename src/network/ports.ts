@@ -4,6 +4,7 @@
 // firewall.ts.
 import { invalid } from '../common/errors';
 import { parseIPv4 } from './ipv4';
+import { formatIPv6, parseIPv6 } from './ipv6';
 
 export type Proto = 'tcp' | 'udp' | 'sctp';
 
@@ -75,9 +76,11 @@ export function portRequests(portBindings: unknown, exposed: unknown, publishAll
         const hostIp = b.HostIp === undefined || b.HostIp === null ? '' : String(b.HostIp);
         const hr = parsePortRange(hostPort);
         if (!hr) throw invalid(`invalid port specification: "${hostPort}"`);
+        let ip = hostIp;
         if (hostIp !== '' && parseIPv4(hostIp) === undefined) {
-          if (hostIp.includes(':')) continue; // IPv6 host addresses: not supported yet, skipped as on a host without IPv6
-          throw invalid(`invalid IP address: ${hostIp}`);
+          const v6 = parseIPv6(hostIp.replace(/^\[(.*)\]$/, '$1'));
+          if (v6 === undefined) throw invalid(`invalid IP address: ${hostIp}`);
+          ip = formatIPv6(v6);
         }
         const span = k.hi - k.lo;
         if (span > 0 && hr[0] !== 0 && hr[1] - hr[0] !== span) throw invalid(`invalid port range: ${hostPort} does not match the container port range ${k.lo}-${k.hi}`);
@@ -86,7 +89,7 @@ export function portRequests(portBindings: unknown, exposed: unknown, publishAll
           out.push({
             proto: k.proto,
             containerPort: k.lo + i,
-            hostIp: hostIp || defaultHostIp,
+            hostIp: ip || defaultHostIp,
             hostPortLo: fixed ? hr[0] + i : hr[0],
             hostPortHi: fixed ? hr[0] + i : hr[1],
           });
@@ -131,7 +134,9 @@ export class PortTable {
   conflicts(proto: Proto, ip: string, port: number): boolean {
     const l = this.used.get(this.key(proto, port));
     if (!l) return false;
-    return l.some((h) => h.ip === ip || h.ip === '0.0.0.0' || ip === '0.0.0.0');
+    // a wildcard (0.0.0.0, ::) conflicts with every address of its family
+    const v6 = ip.includes(':');
+    return l.some((h) => h.ip.includes(':') === v6 && (h.ip === ip || h.ip === '0.0.0.0' || h.ip === '::' || ip === '0.0.0.0' || ip === '::'));
   }
 
   take(proto: Proto, ip: string, port: number, owner: string): void {

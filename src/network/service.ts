@@ -10,18 +10,20 @@ import { conflict, EngineError, errorMessage, forbidden, internal, invalid, notF
 import type { EventSink } from '../common/events';
 import { checkFilterKeys, matchLabels, parseTimestamp, type Filters } from '../common/filters';
 import { log } from '../common/log';
-import { type Answer, aRecord, ptrRecord, type Question, TYPE_A, TYPE_AAAA, TYPE_ANY, TYPE_PTR } from './dns/codec';
+import { type Answer, aaaaRecord, aRecord, ptrRecord, type Question, TYPE_A, TYPE_AAAA, TYPE_ANY, TYPE_PTR } from './dns/codec';
 import { EmbeddedDns, type LocalAnswer } from './dns/server';
 import { embeddedResolv, hostResolvers, hostsContent, parseResolvConf, resolvContent, writeInPlace } from './etc';
 import { setSysctl } from './exec';
-import { containerDnsRemove, containerDnsRules, type FwNetwork, type FwPort, hostRuleset, networkUpdate, Nft, portElements } from './firewall';
+import { ip6Ruleset, ip6Update, bridgeRuleset, bridgeUpdate, containerDnsRemove, containerDnsRules, type FwLinkPort, type FwNetwork, type FwPort, hostRuleset, linkElements, networkUpdate, Nft, portElements } from './firewall';
 import { AddressPool, checkOverlap, defaultAddressPools, parseAddressPools, parseProcNetRoute, pickSubnet, type PoolBase, validateIpamEntry } from './ipam';
 import { type Cidr, cidrContains, formatCidr, formatIPv4, macFromIPv4, parseCidr, parseIPv4, parseMac, parseReverseName } from './ipv4';
 import { bridgeLines, type EndpointLinks, hostEndpointLines, innerEndpointLines, ipBatch, ipBatchIn, listLinks, type LinkInfo, nftIn } from './kernel';
+import { AddressPool6, type Cidr6, cidr6Contains, cidr6Overlaps, formatCidr6, formatIPv6, parseCidr6, parseIPv6, validateIpam6Entry } from './ipv6';
+import { type LinkRef, linkEnv, parseLink } from './links';
 import { PortHolders } from './portmap';
-import { type BoundPort, parsePortRangeSysctl, portList, portMap, portRequests, PortTable, validateExposed } from './ports';
+import { type BoundPort, parsePortKey, parsePortRangeSysctl, portList, portMap, portRequests, PortTable, validateExposed } from './ports';
 import { NetStore } from './store';
-import type { ContainerHost, ContainerLike, ContainerNet, EndpointRequest, EndpointState, EtcPaths, NetworkRecord, SandboxState } from './types';
+import type { ContainerHost, ContainerLike, ContainerNet, EndpointRequest, EndpointState, EtcPaths, IpamConfigEntry, NetworkRecord, SandboxState } from './types';
 
 export interface NetworkServiceOptions {
   /** <data-root>/network */
@@ -31,8 +33,13 @@ export interface NetworkServiceOptions {
   configFile?: string;
   /** name of the default bridge (default berth0) */
   defaultBridge?: string;
-  /** berthd flags (--bip, --fixed-cidr, --mtu, --default-address-pool); they win over daemon.json */
-  flags?: { bip?: string; fixedCidr?: string; mtu?: number; addressPools?: Array<{ base: string; size: number }> };
+  /** berthd flags (--bip, --fixed-cidr, --mtu, --default-address-pool, --icc, --ip-masq, --ip); they win over daemon.json */
+  flags?: DaemonNetFlags;
+}
+
+export interface DaemonNetFlags {
+  bip?: string; fixedCidr?: string; mtu?: number; addressPools?: Array<{ base: string; size: number }>;
+  icc?: boolean; ipMasq?: boolean; ip?: string; ipv6?: boolean; fixedCidrV6?: string;
 }
 
 const DEFAULT_BRIDGE = 'berth0';
@@ -40,26 +47,82 @@ const OPT_BRIDGE_NAME = 'com.docker.network.bridge.name';
 const OPT_MTU = 'com.docker.network.driver.mtu';
 const OPT_MASQ = 'com.docker.network.bridge.enable_ip_masquerade';
 const OPT_HOST_IP = 'com.docker.network.bridge.host_binding_ipv4';
+const OPT_ICC = 'com.docker.network.bridge.enable_icc';
+
+/** Go's strconv.ParseBool; undefined when it would fail. */
+function parseGoBool(v: string | undefined): boolean | undefined {
+  if (v === undefined) return undefined;
+  if (['1', 't', 'T', 'TRUE', 'true', 'True'].includes(v)) return true;
+  if (['0', 'f', 'F', 'FALSE', 'false', 'False'].includes(v)) return false;
+  return undefined;
+}
 
 class Net {
   pool: AddressPool | undefined;
   subnet: Cidr | undefined;
   gateway = 0;
+  subnets: Array<{ subnet: Cidr; gateway: number; pool: AddressPool }> = [];
+  /** IPv6 (EnableIPv6 with a v6 subnet) */
+  pool6: AddressPool6 | undefined;
+  subnet6: Cidr6 | undefined;
+  gateway6 = 0n;
   endpoints = new Map<string, Ep>();
   /** endpoints being set up (a network in that state cannot be removed) */
   pending = 0;
   constructor(public rec: NetworkRecord) {
-    const c = rec.IPAM.Config[0];
-    if (rec.Driver === 'bridge' && c) {
-      const subnet = parseCidr(c.Subnet);
-      const gw = parseIPv4(c.Gateway);
-      const range = c.IPRange ? parseCidr(c.IPRange) : undefined;
+    const c = rec.IPAM.Config.find((x) => !x.Subnet.includes(':'));
+    const c6 = rec.EnableIPv6 ? rec.IPAM.Config.find((x) => x.Subnet.includes(':')) : undefined;
+    if (rec.Driver === 'bridge' && c6) {
+      const subnet = parseCidr6(c6.Subnet);
+      const gw = parseIPv6(c6.Gateway);
+      const range = c6.IPRange ? parseCidr6(c6.IPRange) : undefined;
       if (subnet && gw !== undefined) {
-        this.subnet = subnet;
-        this.gateway = gw;
-        this.pool = new AddressPool({ subnet, gateway: gw, ...(range ? { ipRange: range } : {}) });
+        this.subnet6 = subnet;
+        this.gateway6 = gw;
+        this.pool6 = new AddressPool6({ subnet, gateway: gw, ...(range ? { ipRange: range } : {}) });
+        for (const a of Object.values(c6.AuxiliaryAddresses ?? {})) { const x = parseIPv6(a); if (x !== undefined) this.pool6.claim(x); }
       }
     }
+    // every IPv4 subnet (docker network create --subnet a --subnet b): addresses come from the first with room
+    for (const x of rec.Driver === 'bridge' ? rec.IPAM.Config.filter((y) => !y.Subnet.includes(':')) : []) {
+      const subnet = parseCidr(x.Subnet);
+      const gw = parseIPv4(x.Gateway);
+      const range = x.IPRange ? parseCidr(x.IPRange) : undefined;
+      if (!subnet || gw === undefined) continue;
+      const pool = new AddressPool({ subnet, gateway: gw, ...(range ? { ipRange: range } : {}) });
+      // --aux-address: reserved for devices outside berth, never handed out
+      for (const a of Object.values(x.AuxiliaryAddresses ?? {})) { const ip = parseIPv4(a); if (ip !== undefined) pool.claim(ip); }
+      this.subnets.push({ subnet, gateway: gw, pool });
+    }
+    const first = this.subnets[0];
+    if (c && first) {
+      this.subnet = first.subnet;
+      this.gateway = first.gateway;
+      this.pool = first.pool;
+    }
+  }
+  /** the subnet entry an address belongs to */
+  subnetOf(ip: number): { subnet: Cidr; gateway: number; pool: AddressPool } | undefined {
+    return this.subnets.find((x) => cidrContains(x.subnet, ip));
+  }
+  claim(ip: number): void { this.subnetOf(ip)?.pool.claim(ip); }
+  release(ip: number): void { this.subnetOf(ip)?.pool.release(ip); }
+  /** An address: the preferred one, or the next free one of the first subnet with room. */
+  allocate(preferred: number | undefined, what: string): { ip: number; subnet: Cidr; gateway: number } {
+    if (preferred !== undefined) {
+      const s = this.subnetOf(preferred);
+      if (!s) throw invalid(`no configured subnet or ip-range contain the IP address ${formatIPv4(preferred)}`);
+      return { ip: s.pool.allocate(preferred, what), subnet: s.subnet, gateway: s.gateway };
+    }
+    let last: unknown;
+    for (const s of this.subnets) {
+      try { return { ip: s.pool.allocate(undefined, what), subnet: s.subnet, gateway: s.gateway }; } catch (e) { last = e; }
+    }
+    throw last instanceof Error ? last : internal(`network ${what} has no address pool`);
+  }
+  /** nft text for the network's IPv4 subnets: one block, or an anonymous set of them */
+  get subnetsText(): string {
+    return this.subnets.length === 1 ? formatCidr(this.subnets[0]!.subnet) : `{ ${this.subnets.map((x) => formatCidr(x.subnet)).join(', ')} }`;
   }
   get id(): string { return this.rec.Id; }
   get name(): string { return this.rec.Name; }
@@ -70,17 +133,46 @@ class Net {
   get bridge(): string { return this.rec.bridge ?? ''; }
   get mtu(): number { return Number(this.rec.Options[OPT_MTU] ?? 1500) || 1500; }
   get internal(): boolean { return this.rec.Internal; }
-  get masquerade(): boolean { return this.rec.Options[OPT_MASQ] !== 'false'; }
+  get masquerade(): boolean { return parseGoBool(this.rec.Options[OPT_MASQ]) !== false; }
+  get icc(): boolean { return parseGoBool(this.rec.Options[OPT_ICC]) !== false; }
   get hostIp(): string { return this.rec.Options[OPT_HOST_IP] || '0.0.0.0'; }
 }
 
-interface Ep { net: Net; sb: Sandbox; st: EndpointState; ip: number }
+interface Ep { net: Net; sb: Sandbox; st: EndpointState; ip: number; ip6?: bigint }
+
+/** The endpoint that carries the IPv6 default route: the first with a way out and a v6 gateway. */
+function gw6Of(eps: Ep[]): Ep | undefined {
+  return eps.find((e) => !e.net.internal && e.st.ip6 && e.st.gateway6);
+}
+
+/** Gives an endpoint's addresses back to its network's pools. */
+function releaseAddrs(e: Ep): void {
+  e.net.release(e.ip);
+  if (e.ip6 !== undefined) e.net.pool6?.release(e.ip6);
+}
 
 interface Sandbox {
   id: string;
   rec: ContainerLike;
   st: SandboxState;
   eps: Ep[];
+}
+
+/** A unique local /64 (fdXX:XXXX:XXXX::/64) from a seed, as Docker picks one for --ipv6 without a subnet. */
+function ulaFor(seed: string): Cidr6 {
+  const h = createHash('sha256').update(`berth-ula/${seed}`).digest();
+  let net = 0xfdn;
+  for (let i = 0; i < 5; i++) net = (net << 8n) | BigInt(h[i]!);
+  return { net: net << 80n, len: 64 };
+}
+
+/** IPAM.Config[].AuxiliaryAddresses, validated (Docker's wording); undefined when absent or empty. */
+function auxAddresses(v: unknown, inSubnet: (a: string) => boolean, subnet: string): Record<string, string> | undefined {
+  const m = strMap(v, 'IPAM.Config.AuxiliaryAddresses');
+  for (const [k, a] of Object.entries(m)) {
+    if (!inSubnet(a)) throw invalid(`invalid network config:\ninvalid auxiliary address ${k}: parent subnet ${subnet} doesn't contain this address`);
+  }
+  return Object.keys(m).length ? m : undefined;
 }
 
 function hex(n: number): string {
@@ -140,8 +232,12 @@ export class NetworkService {
   private restoreJobs: Array<Promise<unknown>> = [];
   private sweepTimer: NodeJS.Timeout | undefined;
   private pools: PoolBase[] = defaultAddressPools();
-  private daemonCfg: { bip?: string; fixedCidr?: string; mtu?: number } = {};
+  private daemonCfg: Omit<DaemonNetFlags, 'addressPools'> = {};
   private firewallReady = false;
+  /** the bridge-family table (icc=false, links under it) is in place */
+  private bridgeFwReady = false;
+  /** the ip6 table (masquerading and isolation of IPv6 networks) is in place */
+  private ip6FwReady = false;
   private netLock: Promise<unknown> = Promise.resolve();
 
   constructor(private readonly o: NetworkServiceOptions) {
@@ -179,20 +275,36 @@ export class NetworkService {
       for (const e of st.endpoints) {
         const ip = parseIPv4(e.ip);
         const n = this.nets.get(e.networkId);
-        if (ip !== undefined && n?.pool) n.pool.claim(ip);
+        if (ip !== undefined && n) n.claim(ip);
+        const ip6 = e.ip6 ? parseIPv6(e.ip6) : undefined;
+        if (ip6 !== undefined && n?.pool6) n.pool6.claim(ip6);
       }
     }
     setSysctl('net/ipv4/ip_forward', '1');
     const links = await listLinks().catch((e: unknown) => { log.error('cannot list links', { err: e }); return [] as LinkInfo[]; });
     const lines: string[] = [];
-    for (const n of this.bridges()) lines.push(...bridgeLines(n.bridge, this.bridgeMac(n), `${formatIPv4(n.gateway)}/${n.subnet!.len}`, n.mtu, links.find((l) => l.ifname === n.bridge)));
+    for (const n of this.bridges()) lines.push(...bridgeLines(n.bridge, this.bridgeMac(n), this.gatewayCidrs(n), n.mtu, links.find((l) => l.ifname === n.bridge)));
     if (lines.length) await ipBatch(lines).catch((e: unknown) => log.error('cannot set up bridges', { err: e }));
     for (const n of this.bridges()) this.bridgeSysctls(n);
+    const lines6 = this.bridges().flatMap((n) => this.bridgeLines6(n));
+    if (lines6.length) await ipBatch(lines6).catch((e: unknown) => log.error('cannot set up IPv6 on the bridges', { err: e }));
     try {
       await this.nft.apply(hostRuleset(this.fwNets(), []));
       this.firewallReady = true;
     } catch (e) {
       log.error('nftables unavailable: published ports fall back to the in-process proxy (TCP only), no masquerading', { err: e });
+    }
+    try {
+      await this.nft.apply(bridgeRuleset(this.fwNets()));
+      this.bridgeFwReady = true;
+    } catch (e) {
+      log.error('nftables bridge family unavailable: networks with enable_icc=false cannot be isolated', { err: e });
+    }
+    try {
+      await this.nft.apply(ip6Ruleset(this.fwNets()));
+      this.ip6FwReady = true;
+    } catch (e) {
+      log.error('nftables ip6 family unavailable: IPv6 networks are neither masqueraded nor isolated', { err: e });
     }
     for (const n of this.bridges()) if (n.hasDns) await this.startDns(n);
   }
@@ -227,6 +339,11 @@ export class NetworkService {
     if (typeof cfg['bip'] === 'string') this.daemonCfg.bip = cfg['bip'];
     if (typeof cfg['fixed-cidr'] === 'string') this.daemonCfg.fixedCidr = cfg['fixed-cidr'];
     if (typeof cfg['mtu'] === 'number') this.daemonCfg.mtu = cfg['mtu'];
+    if (typeof cfg['icc'] === 'boolean') this.daemonCfg.icc = cfg['icc'];
+    if (typeof cfg['ip-masq'] === 'boolean') this.daemonCfg.ipMasq = cfg['ip-masq'];
+    if (typeof cfg['ip'] === 'string') this.daemonCfg.ip = cfg['ip'];
+    if (typeof cfg['ipv6'] === 'boolean') this.daemonCfg.ipv6 = cfg['ipv6'];
+    if (typeof cfg['fixed-cidr-v6'] === 'string') this.daemonCfg.fixedCidrV6 = cfg['fixed-cidr-v6'];
     if (cfg['default-address-pools'] !== undefined) this.pools = parseAddressPools(cfg['default-address-pools']);
     this.applyFlags();
   }
@@ -237,6 +354,9 @@ export class NetworkService {
     if (f.bip) this.daemonCfg.bip = f.bip;
     if (f.fixedCidr) this.daemonCfg.fixedCidr = f.fixedCidr;
     if (f.mtu) this.daemonCfg.mtu = f.mtu;
+    for (const k of ['icc', 'ipMasq', 'ipv6'] as const) if (f[k] !== undefined) this.daemonCfg[k] = f[k];
+    if (f.ip) this.daemonCfg.ip = f.ip;
+    if (f.fixedCidrV6) this.daemonCfg.fixedCidrV6 = f.fixedCidrV6;
     if (f.addressPools?.length) this.pools = parseAddressPools(f.addressPools);
   }
 
@@ -251,7 +371,7 @@ export class NetworkService {
       };
       if (name === 'bridge') {
         const want = this.defaultBridgeConfig(rec.Id);
-        if (JSON.stringify(want.IPAM) !== JSON.stringify(rec.IPAM) || JSON.stringify(want.Options) !== JSON.stringify(rec.Options) || rec.bridge !== want.bridge) {
+        if (JSON.stringify(want.IPAM) !== JSON.stringify(rec.IPAM) || JSON.stringify(want.Options) !== JSON.stringify(rec.Options) || rec.bridge !== want.bridge || rec.EnableIPv6 !== want.EnableIPv6) {
           // bip / fixed-cidr changed: only while nothing holds an address of the old subnet
           const busy = [...this.loaded.values()].some((s) => s.endpoints.some((e) => e.networkId === rec.Id));
           if (!busy) Object.assign(rec, want);
@@ -264,7 +384,7 @@ export class NetworkService {
     }
   }
 
-  private defaultBridgeConfig(id: string): Pick<NetworkRecord, 'IPAM' | 'Options' | 'bridge'> {
+  private defaultBridgeConfig(id: string): Pick<NetworkRecord, 'IPAM' | 'Options' | 'bridge' | 'EnableIPv6'> {
     let subnet = '172.17.0.0/16', gateway = '172.17.0.1';
     if (this.daemonCfg.bip) {
       const c = parseCidr(this.daemonCfg.bip);
@@ -276,13 +396,24 @@ export class NetworkService {
       const r = parseCidr(this.daemonCfg.fixedCidr);
       if (r && cidrContains(parseCidr(subnet)!, r.net)) cfg.IPRange = formatCidr(r);
     }
-    void id;
+    const configs: NetworkRecord['IPAM']['Config'] = [cfg];
+    let v6 = false;
+    if (this.daemonCfg.ipv6) {
+      // --ipv6 --fixed-cidr-v6 (without a prefix: a ULA /64 derived from the network's ID, stable across restarts)
+      let c6 = this.daemonCfg.fixedCidrV6 ? parseCidr6(this.daemonCfg.fixedCidrV6) : undefined;
+      if (this.daemonCfg.fixedCidrV6 && !c6) log.warn('ignoring malformed fixed-cidr-v6', { fixedCidrV6: this.daemonCfg.fixedCidrV6 });
+      c6 ??= ulaFor(id);
+      configs.push({ Subnet: formatCidr6(c6), Gateway: formatIPv6(c6.net + 1n) });
+      v6 = true;
+    }
     const bridge = this.o.defaultBridge ?? DEFAULT_BRIDGE;
     return {
-      IPAM: { Driver: 'default', Options: null, Config: [cfg] },
+      EnableIPv6: v6,
+      IPAM: { Driver: 'default', Options: null, Config: configs },
       Options: {
-        'com.docker.network.bridge.default_bridge': 'true', 'com.docker.network.bridge.enable_icc': 'true',
-        [OPT_MASQ]: 'true', [OPT_HOST_IP]: '0.0.0.0', [OPT_BRIDGE_NAME]: bridge, [OPT_MTU]: String(this.daemonCfg.mtu ?? 1500),
+        'com.docker.network.bridge.default_bridge': 'true', [OPT_ICC]: String(this.daemonCfg.icc ?? true),
+        [OPT_MASQ]: String(this.daemonCfg.ipMasq ?? true), [OPT_HOST_IP]: this.daemonCfg.ip && parseIPv4(this.daemonCfg.ip) !== undefined ? this.daemonCfg.ip : '0.0.0.0',
+        [OPT_BRIDGE_NAME]: bridge, [OPT_MTU]: String(this.daemonCfg.mtu ?? 1500),
       },
       bridge,
     };
@@ -301,10 +432,31 @@ export class NetworkService {
   private bridgeSysctls(n: Net): void {
     // loopback-published ports are DNATed onto the bridge: the kernel must route 127/8 sources there
     setSysctl(`net/ipv4/conf/${n.bridge}/route_localnet`, '1');
+    if (n.pool6) {
+      setSysctl(`net/ipv6/conf/${n.bridge}/disable_ipv6`, '0');
+      // the gateway routes v6 between its networks and out (as Docker does when it has IPv6 networks)
+      setSysctl('net/ipv6/conf/all/forwarding', '1');
+    }
+  }
+
+  /** The bridge's IPv4 addresses: the gateway of every subnet. */
+  private gatewayCidrs(n: Net): string[] {
+    return n.subnets.map((x) => `${formatIPv4(x.gateway)}/${x.subnet.len}`);
+  }
+
+  /** The bridge's IPv6 gateway address (replace: idempotent at every start). */
+  private bridgeLines6(n: Net): string[] {
+    return n.pool6 && n.subnet6 ? [`addr replace ${formatIPv6(n.gateway6)}/${n.subnet6.len} dev ${n.bridge} nodad`] : [];
   }
 
   private fwNets(): FwNetwork[] {
-    return this.bridges().map((n) => ({ bridge: n.bridge, subnet: formatCidr(n.subnet!), internal: n.internal, masquerade: n.masquerade }));
+    return this.bridges().map((n) => ({ bridge: n.bridge, subnet: n.subnetsText, internal: n.internal, masquerade: n.masquerade, icc: n.icc, ...(n.subnet6 ? { subnet6: formatCidr6(n.subnet6) } : {}) }));
+  }
+
+  /** The firewall text after the set of networks changed. */
+  private fwUpdateText(): string {
+    const nets = this.fwNets();
+    return networkUpdate(nets) + (this.bridgeFwReady ? bridgeUpdate(nets) : '') + (this.ip6FwReady ? ip6Update(nets) : '');
   }
 
   private async startDns(n: Net): Promise<void> {
@@ -374,6 +526,9 @@ export class NetworkService {
       if (i <= 0 || (ip !== 'host-gateway' && parseIPv4(ip) === undefined && !ip.includes(':'))) throw invalid(`invalid IP address in add-host: "${ip}"`);
     }
     for (const d of hc.Dns ?? []) if (parseIPv4(d) === undefined && !d.includes(':')) throw invalid(`${d} is not an ip address`);
+    const linkSpecs = strList(hc.Links, 'HostConfig.Links');
+    if (linkSpecs.length && mode === 'host') throw invalid("conflicting options: host type networking can't be used with links. This would result in undefined behavior");
+    if (linkSpecs.length && shared) throw invalid("conflicting options: container type network can't be used with links. This would result in undefined behavior");
     validateExposed(rec.Config.ExposedPorts);
     portRequests(hc.PortBindings, rec.Config.ExposedPorts, !!hc.PublishAllPorts);
 
@@ -389,7 +544,82 @@ export class NetworkService {
       requested.push(req);
     }
     const c: ContainerNet = { requested };
+    if (linkSpecs.length) {
+      if (mode === 'bridge') {
+        // legacy links: the targets must exist now; inspect shows them as Docker's link graph does
+        c.links = linkSpecs.map((l) => this.resolveLink(l));
+        hc.Links = c.links.map((l) => `/${cname(this.needHost().get(l.id))}:/${cname(rec)}/${l.alias}`);
+      } else {
+        // on a user-defined network a link is only an alias the container resolves (EndpointSettings.Links)
+        for (const l of linkSpecs) parseLink(l);
+        const first = requested[0];
+        if (first && !first.links?.length) first.links = [...linkSpecs];
+        hc.Links = null;
+      }
+    }
     rec.Network = c;
+  }
+
+  /** A --link target by name, followed through container:<x> modes (Docker's registerLinks). */
+  private resolveLink(spec: string): LinkRef {
+    const { name, alias } = parseLink(spec);
+    const get = (ref: string): ContainerLike => {
+      try {
+        return this.needHost().get(ref);
+      } catch (e) {
+        // invalid, not not-found: a 404 would make the CLI try to pull the image
+        if (e instanceof EngineError && e.kind === 'not_found') throw invalid(`could not get container for ${ref}: No such container: ${ref}`);
+        throw e;
+      }
+    };
+    let child = get(name);
+    for (let hops = 0; child.HostConfig.NetworkMode.startsWith('container:') && hops < 16; hops++) child = get(child.HostConfig.NetworkMode.slice(10));
+    if (child.HostConfig.NetworkMode === 'host') throw invalid("conflicting options: host type networking can't be used with links. This would result in undefined behavior");
+    return { id: child.Id, alias };
+  }
+
+  /** The running target of a link and its endpoint on the default bridge; throws Docker's errors. */
+  private linkTarget(rec: ContainerLike, l: LinkRef): { child: ContainerLike; ep: Ep } {
+    const host = this.needHost();
+    let child: ContainerLike | undefined;
+    try { child = host.get(l.id); } catch { /* removed since: not running either */ }
+    const linkName = `/${cname(rec)}/${l.alias}`;
+    const sb = child?.State.Running ? this.sandboxes.get(child.Id) : undefined;
+    if (!child || !child.State.Running) throw new EngineError('failed_precondition', `Cannot link to a non running container: /${child ? cname(child) : l.alias} AS ${linkName}`);
+    const ep = sb?.eps.find((e) => e.net.isDefault);
+    if (!ep) throw new EngineError('failed_precondition', `Cannot link to /${cname(child)}, as it does not belong to the default network`);
+    return { child, ep };
+  }
+
+  linkEnv(rec: ContainerLike, strict = true): string[] {
+    const links = (rec.Network as ContainerNet | undefined)?.links ?? [];
+    if (!links.length || this.modeNetwork(rec) !== 'bridge') return [];
+    const env: string[] = [];
+    for (const l of links) {
+      let t: { child: ContainerLike; ep: Ep };
+      try {
+        t = this.linkTarget(rec, l);
+      } catch (e) {
+        if (strict) throw e;
+        continue;
+      }
+      env.push(...linkEnv(`/${cname(rec)}/${l.alias}`, t.ep.st.ip, t.child.Config.Env ?? [], t.child.Config.ExposedPorts));
+    }
+    return env;
+  }
+
+  /** /etc/hosts lines for rec's legacy links: "ip alias hostname [name]" per running target. */
+  private linkHosts(rec: ContainerLike): Array<{ ip: string; names: string }> {
+    const links = (rec.Network as ContainerNet | undefined)?.links ?? [];
+    const out: Array<{ ip: string; names: string }> = [];
+    for (const l of links) {
+      const sb = this.sandboxes.get(l.id);
+      const ep = sb?.eps.find((e) => e.net.isDefault);
+      if (!sb || !ep) continue;
+      const name = cname(sb.rec);
+      out.push({ ip: ep.st.ip, names: [l.alias, sb.rec.Config.Hostname, ...(l.alias !== name ? [name] : [])].join(' ') });
+    }
+    return out;
   }
 
   private findNetQuiet(ref: string): Net | undefined {
@@ -400,12 +630,15 @@ export class NetworkService {
     const ipam = obj(es['IPAMConfig']);
     const ipv4 = typeof ipam['IPv4Address'] === 'string' ? ipam['IPv4Address'] : '';
     if (ipv4 && parseIPv4(ipv4) === undefined) throw invalid(`invalid IPv4 address: ${ipv4}`);
+    const ipv6 = typeof ipam['IPv6Address'] === 'string' ? ipam['IPv6Address'] : '';
+    if (ipv6 && parseIPv6(ipv6) === undefined) throw invalid(`invalid IPv6 address: ${ipv6}`);
     const aliases = strList(es['Aliases'], 'Aliases');
     const links = strList(es['Links'], 'Links');
     const mac = typeof es['MacAddress'] === 'string' ? es['MacAddress'] : '';
     if (mac && !parseMac(mac)) throw invalid(`${mac} is not a valid mac address`);
     const req: EndpointRequest = { network, aliases };
     if (ipv4) req.ipv4 = ipv4;
+    if (ipv6) req.ipv6 = formatIPv6(parseIPv6(ipv6)!);
     if (mac) req.mac = mac;
     if (links.length) req.links = links;
     return req;
@@ -413,18 +646,22 @@ export class NetworkService {
 
   private validateRequest(n: Net, req: EndpointRequest): void {
     if (n.rec.Driver !== 'bridge') {
-      if (req.ipv4 || req.aliases.length) throw invalid(`network-scoped alias is supported only for containers in user defined networks`);
+      if (req.ipv4 || req.ipv6 || req.aliases.length) throw invalid(`network-scoped alias is supported only for containers in user defined networks`);
       return;
     }
     if (n.isDefault) {
-      if (req.ipv4) throw invalid('user specified IP address is supported on user defined networks only');
+      if (req.ipv4 || req.ipv6) throw invalid('user specified IP address is supported on user defined networks only');
       if (req.aliases.length) throw invalid('network-scoped alias is supported only for containers in user defined networks');
       return;
     }
     if (req.ipv4) {
       if (!n.rec.userSubnet) throw invalid('user specified IP address is supported only when connecting to networks with user configured subnets');
       // a static address may lie outside the ip-range (which is for automatic ones), not outside the subnet
-      if (!n.subnet || !cidrContains(n.subnet, parseIPv4(req.ipv4)!)) throw invalid(`no configured subnet or ip-range contain the IP address ${req.ipv4}`);
+      if (!n.subnetOf(parseIPv4(req.ipv4)!)) throw invalid(`no configured subnet or ip-range contain the IP address ${req.ipv4}`);
+    }
+    if (req.ipv6) {
+      if (!n.rec.userSubnet && !n.subnet6) throw invalid('user specified IP address is supported only when connecting to networks with user configured subnets');
+      if (!n.subnet6 || !cidr6Contains(n.subnet6, parseIPv6(req.ipv6)!)) throw invalid(`no configured subnet or ip-range contain the IP address ${req.ipv6}`);
     }
   }
 
@@ -473,7 +710,9 @@ export class NetworkService {
         hostLines.push(...hostEndpointLines(pid, l));
         inner.push(...innerEndpointLines(l));
       }
-      if (gwEp) inner.push(`route add default via ${formatIPv4(gwEp.net.gateway)} dev ${gwEp.st.ifname}`);
+      if (gwEp) inner.push(`route add default via ${gwEp.st.gateway || formatIPv4(gwEp.net.gateway)} dev ${gwEp.st.ifname}`);
+      const gw6 = gw6Of(eps);
+      if (gw6) inner.push(`route add default via ${gw6.st.gateway6} dev ${gw6.st.ifname}`);
       if (dnsEp) {
         const server = formatIPv4(dnsEp.net.gateway);
         sb.st.dns = { networkId: dnsEp.net.id, server, port: this.dns.port(server) ?? 53 };
@@ -488,6 +727,11 @@ export class NetworkService {
       if (sb.st.ports.length && this.firewallReady) {
         jobs.push(this.nft.apply(portElements('add', this.fwPorts(sb))).then(() => { portsNat = true; }));
       }
+      const linkFw = this.linkPorts(sb);
+      if (linkFw.length && this.bridgeFwReady) {
+        sb.st.linkFw = linkFw;
+        jobs.push(this.nft.apply(linkElements('add', linkFw)));
+      }
       const settled = Promise.allSettled(jobs);
       // the lease is on disk before the container runs
       this.store.saveSandbox(rec.Id, sb.st);
@@ -496,12 +740,14 @@ export class NetworkService {
       if (failed) throw failed.reason;
       this.register(sb);
       this.writeEtc(sb);
+      this.updateLinkParents(rec.Id);
     } catch (e) {
       this.unregister(sb);
-      for (const ep of eps) ep.net.pool?.release(ep.ip);
+      for (const ep of eps) releaseAddrs(ep);
       this.releasePorts(rec.Id, portsHeld);
       if (portsNat) await this.nft.apply(portElements('delete', this.fwPortsOf(portsHeld, eps.find((x) => !x.net.internal)))).catch(() => undefined);
       this.store.removeSandbox(rec.Id);
+      if (sb.st.linkFw?.length) await this.nft.apply(linkElements('delete', sb.st.linkFw)).catch(() => undefined);
       if (kernel && eps.length) await ipBatch(eps.map((x) => `link del ${x.st.hostVeth}`), true).catch(() => undefined);
       throw e;
     } finally {
@@ -509,6 +755,31 @@ export class NetworkService {
     }
     cn.attached = sb.st;
     log.debug('network attach', { id: rec.Id, ms: Math.round((performance.now() - t0) * 10) / 10 });
+  }
+
+  /** icc=false on the default bridge: the exposed ports of sb's link targets stay reachable from sb (Docker's link rules). */
+  private linkPorts(sb: Sandbox): FwLinkPort[] {
+    const me = sb.eps.find((e) => e.net.isDefault);
+    if (!me || me.net.icc) return [];
+    const out: FwLinkPort[] = [];
+    for (const l of (sb.rec.Network as ContainerNet | undefined)?.links ?? []) {
+      const t = this.sandboxes.get(l.id);
+      const ep = t?.eps.find((e) => e.net.isDefault);
+      if (!t || !ep) continue;
+      for (const key of Object.keys(t.rec.Config.ExposedPorts ?? {})) {
+        let k: ReturnType<typeof parsePortKey>;
+        try { k = parsePortKey(key); } catch { continue; }
+        for (let p = k.lo; p <= k.hi && p - k.lo < 1024; p++) out.push({ parent: me.st.ip, child: ep.st.ip, proto: k.proto, port: p });
+      }
+    }
+    return out;
+  }
+
+  /** Containers linked to id get its new address in their /etc/hosts (as Docker's parent updates). */
+  private updateLinkParents(id: string): void {
+    for (const p of this.sandboxes.values()) {
+      if (p.id !== id && ((p.rec.Network as ContainerNet | undefined)?.links ?? []).some((l) => l.id === id)) this.writeEtc(p);
+    }
   }
 
   private upstreamFor(rec: ContainerLike): string[] {
@@ -519,7 +790,17 @@ export class NetworkService {
   /** Takes an address, a MAC, names for both ends of the veth pair. */
   private allocate(sb: Sandbox, net: Net, req: EndpointRequest, mac: string | undefined, index: number): Ep {
     if (!net.pool || !net.subnet) throw internal(`network ${net.name} has no address pool`);
-    const ip = net.pool.allocate(req.ipv4 ? parseIPv4(req.ipv4) : undefined, `${net.name} (${net.id})`);
+    const got = net.allocate(req.ipv4 ? parseIPv4(req.ipv4) : undefined, `${net.name} (${net.id})`);
+    const ip = got.ip;
+    let ip6: bigint | undefined;
+    if (net.pool6) {
+      try {
+        ip6 = net.pool6.allocate(req.ipv6 ? parseIPv6(req.ipv6) : undefined, `${net.name} (${net.id})`);
+      } catch (e) {
+        net.release(ip);
+        throw e;
+      }
+    }
     let hostVeth = '';
     do hostVeth = `veth${hex(7)}`; while (this.pendingVeths.has(hostVeth));
     this.pendingVeths.add(hostVeth);
@@ -532,17 +813,27 @@ export class NetworkService {
       ifname: `eth${i}`,
       hostVeth,
       ip: formatIPv4(ip),
-      prefixLen: net.subnet.len,
-      gateway: net.internal && net.rec.builtin ? '' : formatIPv4(net.gateway),
+      prefixLen: got.subnet.len,
+      gateway: net.internal && net.rec.builtin ? '' : formatIPv4(got.gateway),
       mac: (mac && parseMac(mac)) || macFromIPv4(ip),
       endpointId: hex(64),
       aliases: net.isDefault ? [] : [...req.aliases, sb.id.slice(0, 12)],
     };
+    if (!net.isDefault && req.links?.length) st.links = [...req.links];
+    if (ip6 !== undefined && net.subnet6) {
+      st.ip6 = formatIPv6(ip6);
+      st.prefixLen6 = net.subnet6.len;
+      st.gateway6 = net.internal && net.rec.builtin ? '' : formatIPv6(net.gateway6);
+      return { net, sb, st, ip, ip6 };
+    }
     return { net, sb, st, ip };
   }
 
   private links(e: Ep, hairpin: boolean): EndpointLinks {
-    return { ifname: e.st.ifname, hostVeth: e.st.hostVeth, mac: e.st.mac, cidr: `${e.st.ip}/${e.st.prefixLen}`, mtu: e.net.mtu, bridge: e.net.bridge, hairpin };
+    return {
+      ifname: e.st.ifname, hostVeth: e.st.hostVeth, mac: e.st.mac, cidr: `${e.st.ip}/${e.st.prefixLen}`, mtu: e.net.mtu, bridge: e.net.bridge, hairpin,
+      ...(e.st.ip6 ? { cidr6: `${e.st.ip6}/${e.st.prefixLen6 ?? 64}` } : {}),
+    };
   }
 
   private portError(rec: ContainerLike, ep: Ep, msg: string): EngineError {
@@ -557,32 +848,44 @@ export class NetworkService {
       for (const r of reqs) {
         const fixed = r.hostPortLo !== 0;
         const where = `${r.hostIp}:${fixed ? (r.hostPortLo === r.hostPortHi ? r.hostPortLo : `${r.hostPortLo}-${r.hostPortHi}`) : 0}`;
-        let got: BoundPort | undefined;
+        // a container with IPv6 gets the port on [::] too, the same number (as Docker maps both families)
+        const hosts = r.hostIp === '0.0.0.0' && ep.st.ip6 ? ['0.0.0.0', '::'] : [r.hostIp];
+        let got: BoundPort[] | undefined;
         let lastErr: unknown;
+        let lastFamily = r.hostIp.includes(':') ? 6 : 4;
         let tableConflict = false;
         for (const port of this.ports.candidates(r)) {
-          if (this.ports.conflicts(r.proto, r.hostIp, port)) { tableConflict = true; continue; }
-          const b: BoundPort = { proto: r.proto, containerPort: r.containerPort, hostIp: r.hostIp, hostPort: port };
-          try {
-            await this.holders.hold(b, { ip: ep.st.ip, port: r.containerPort });
-          } catch (e) {
-            lastErr = e;
+          if (hosts.some((h) => this.ports.conflicts(r.proto, h, port))) { tableConflict = true; continue; }
+          const held: BoundPort[] = [];
+          for (const h of hosts) {
+            const b: BoundPort = { proto: r.proto, containerPort: r.containerPort, hostIp: h, hostPort: port };
+            try {
+              await this.holders.hold(b, { ip: h.includes(':') ? ep.st.ip6 ?? ep.st.ip : ep.st.ip, port: r.containerPort });
+              held.push(b);
+            } catch (e) {
+              lastErr = e;
+              lastFamily = h.includes(':') ? 6 : 4;
+              break;
+            }
+          }
+          if (held.length < hosts.length) {
+            for (const b of held) this.holders.release(b);
             continue;
           }
-          this.ports.take(r.proto, r.hostIp, port, rec.Id);
+          for (const b of held) this.ports.take(r.proto, b.hostIp, port, rec.Id);
           if (!fixed) this.ports.advance(r.proto, port);
-          got = b;
+          got = held;
           break;
         }
         if (!got) {
           if (lastErr && (!tableConflict || !fixed)) {
             const code = (lastErr as { code?: string }).code;
             const why = code === 'EADDRINUSE' ? 'bind: address already in use' : code === 'EADDRNOTAVAIL' ? 'bind: cannot assign requested address' : errorMessage(lastErr);
-            throw this.portError(rec, ep, `Error starting userland proxy: listen ${r.proto}4 ${where}: ${why}`);
+            throw this.portError(rec, ep, `Error starting userland proxy: listen ${r.proto}${lastFamily} ${where}: ${why}`);
           }
           throw this.portError(rec, ep, `Bind for ${where} failed: port is already allocated`);
         }
-        bound.push(got);
+        bound.push(...got);
       }
     } catch (e) {
       this.releasePorts(rec.Id, bound);
@@ -605,7 +908,14 @@ export class NetworkService {
 
   private fwPortsOf(ports: BoundPort[], ep: Ep | undefined): FwPort[] {
     if (!ep) return [];
-    return ports.map((b) => ({ proto: b.proto, hostIp: b.hostIp, hostPort: b.hostPort, ip: ep.st.ip, containerPort: b.containerPort }));
+    const out: FwPort[] = [];
+    for (const b of ports) {
+      if (!b.hostIp.includes(':')) { out.push({ proto: b.proto, hostIp: b.hostIp, hostPort: b.hostPort, ip: ep.st.ip, containerPort: b.containerPort }); continue; }
+      // IPv6 host addresses: NAT only to a v6 container address, never from ::1 (v6 has no route_localnet);
+      // the rest goes through the held socket's relay (TCP), as Docker's userland proxy
+      if (ep.st.ip6 && b.hostIp !== '::1' && this.ip6FwReady) out.push({ proto: b.proto, hostIp: b.hostIp, hostPort: b.hostPort, ip: ep.st.ip6, containerPort: b.containerPort });
+    }
+    return out;
   }
 
   private register(sb: Sandbox): void {
@@ -630,8 +940,9 @@ export class NetworkService {
     const def = [...this.nets.values()].find((n) => n.isDefault);
     try {
       writeInPlace(sb.st.etc.hosts, hostsContent({
-        hostname: rec.Config.Hostname, domainname: rec.Config.Domainname, ips: sb.eps.map((e) => e.st.ip),
-        extraHosts: rec.HostConfig.ExtraHosts ?? [], ...(def ? { hostGateway: formatIPv4(def.gateway) } : {}),
+        hostname: rec.Config.Hostname, domainname: rec.Config.Domainname, ips: [...sb.eps.map((e) => e.st.ip), ...sb.eps.flatMap((e) => (e.st.ip6 ? [e.st.ip6] : []))],
+        extraHosts: rec.HostConfig.ExtraHosts ?? [], links: sb.eps.some((e) => e.net.isDefault) ? this.linkHosts(rec) : [],
+        ...(def ? { hostGateway: formatIPv4(def.gateway) } : {}),
       }));
     } catch (e) {
       log.warn('cannot write hosts file', { id: rec.Id, err: e });
@@ -662,10 +973,11 @@ export class NetworkService {
       const sb = this.sandboxes.get(rec.Id);
       if (sb) {
         this.unregister(sb);
-        for (const e of sb.eps) e.net.pool?.release(e.ip);
+        for (const e of sb.eps) releaseAddrs(e);
         const fw = this.fwPorts(sb);
         this.releasePorts(rec.Id, sb.st.ports);
         if (fw.length && this.firewallReady) await this.nft.apply(portElements('delete', fw)).catch((e: unknown) => log.warn('cannot remove port NAT', { id: rec.Id, err: e }));
+        if (sb.st.linkFw?.length) await this.nft.apply(linkElements('delete', sb.st.linkFw)).catch((e: unknown) => log.warn('cannot remove link rules', { id: rec.Id, err: e }));
         this.store.removeSandbox(rec.Id);
         // the veth pairs die with the container's namespace; a sweep catches any that outlive it
         this.scheduleSweep();
@@ -681,7 +993,9 @@ export class NetworkService {
     for (const e of st.endpoints) {
       const ip = parseIPv4(e.ip);
       const n = this.nets.get(e.networkId);
-      if (ip !== undefined && n?.pool && ![...n.endpoints.values()].some((x) => x.ip === ip)) n.pool.release(ip);
+      if (ip !== undefined && n && ![...n.endpoints.values()].some((x) => x.ip === ip)) n.release(ip);
+      const ip6 = e.ip6 ? parseIPv6(e.ip6) : undefined;
+      if (ip6 !== undefined && n?.pool6 && ![...n.endpoints.values()].some((x) => x.ip6 === ip6)) n.pool6.release(ip6);
     }
   }
 
@@ -699,8 +1013,10 @@ export class NetworkService {
       const net = this.nets.get(e.networkId);
       const ip = parseIPv4(e.ip);
       if (!net || ip === undefined) { log.warn('restored endpoint of an unknown network', { id: rec.Id, network: e.networkId }); continue; }
-      net.pool?.claim(ip);
-      sb.eps.push({ net, sb, st: e, ip });
+      net.claim(ip);
+      const ip6 = e.ip6 ? parseIPv6(e.ip6) : undefined;
+      if (ip6 !== undefined) net.pool6?.claim(ip6);
+      sb.eps.push({ net, sb, st: e, ip, ...(ip6 !== undefined ? { ip6 } : {}) });
     }
     sb.st.endpoints = sb.eps.map((e) => e.st);
     const gwEp = sb.eps.find((e) => e.net.id === sb.st.gatewayNetwork);
@@ -717,6 +1033,7 @@ export class NetworkService {
     this.register(sb);
     const cn = this.cnet(rec);
     cn.attached = sb.st;
+    if (this.bridgeFwReady && st.linkFw?.length) this.restoreJobs.push(this.nft.apply(linkElements('add', st.linkFw)).catch((e: unknown) => log.warn('cannot restore link rules', { id: rec.Id, err: e })));
     if (this.firewallReady && st.ports.length) this.restoreJobs.push(this.nft.apply(portElements('add', this.fwPorts(sb))).catch((e: unknown) => log.warn('cannot restore port NAT', { id: rec.Id, err: e })));
     // the embedded server's port may have changed with the restart
     if (st.dns) {
@@ -756,13 +1073,14 @@ export class NetworkService {
       const n = this.findNetQuiet(req.network);
       const name = n?.name ?? req.network;
       const e: Record<string, unknown> = { ...emptyEndpoint(), NetworkID: n?.id ?? req.networkId ?? '' };
-      if (req.ipv4) e['IPAMConfig'] = { IPv4Address: req.ipv4 };
+      if (req.ipv4 || req.ipv6) e['IPAMConfig'] = { ...(req.ipv4 ? { IPv4Address: req.ipv4 } : {}), ...(req.ipv6 ? { IPv6Address: req.ipv6 } : {}) };
       if (req.links?.length) e['Links'] = req.links;
       if (n && !n.rec.builtin) e['Aliases'] = req.aliases.length ? [...req.aliases] : null;
       const ep = sb?.eps.find((x) => x.net === n);
       if (ep) {
         Object.assign(e, {
           EndpointID: ep.st.endpointId, Gateway: ep.st.gateway, IPAddress: ep.st.ip, IPPrefixLen: ep.st.prefixLen, MacAddress: ep.st.mac,
+          IPv6Gateway: ep.st.gateway6 ?? '', GlobalIPv6Address: ep.st.ip6 ?? '', GlobalIPv6PrefixLen: ep.st.ip6 ? ep.st.prefixLen6 ?? 64 : 0,
           Aliases: ep.net.isDefault ? null : ep.st.aliases,
         });
       }
@@ -786,8 +1104,8 @@ export class NetworkService {
       Ports: rec.State.Running ? portMap(rec.Config.ExposedPorts, sb?.st.ports ?? []) : {},
       SandboxKey: rec.State.Running && mode !== 'host' ? `/proc/${rec.State.Pid}/ns/net` : '',
       SecondaryIPAddresses: null, SecondaryIPv6Addresses: null,
-      EndpointID: defEp?.st.endpointId ?? '', Gateway: defEp?.st.gateway ?? '', GlobalIPv6Address: '', GlobalIPv6PrefixLen: 0,
-      IPAddress: defEp?.st.ip ?? '', IPPrefixLen: defEp?.st.prefixLen ?? 0, IPv6Gateway: '', MacAddress: defEp?.st.mac ?? '',
+      EndpointID: defEp?.st.endpointId ?? '', Gateway: defEp?.st.gateway ?? '', GlobalIPv6Address: defEp?.st.ip6 ?? '', GlobalIPv6PrefixLen: defEp?.st.ip6 ? defEp.st.prefixLen6 ?? 64 : 0,
+      IPAddress: defEp?.st.ip ?? '', IPPrefixLen: defEp?.st.prefixLen ?? 0, IPv6Gateway: defEp?.st.gateway6 ?? '', MacAddress: defEp?.st.mac ?? '',
       Networks: nets,
     };
   }
@@ -809,7 +1127,7 @@ export class NetworkService {
       const ip = parseReverseName(name);
       if (ip === undefined) return undefined;
       for (const n of nets) {
-        if (!n.subnet || !cidrContains(n.subnet, ip)) continue;
+        if (!n.subnetOf(ip)) continue;
         for (const e of n.endpoints.values()) if (e.ip === ip) return { answers: [ptrRecord(q.name, `${cname(e.sb.rec)}.${n.name}`)] };
       }
       return undefined;
@@ -819,10 +1137,21 @@ export class NetworkService {
       let bare = name;
       const suffix = `.${n.name.toLowerCase()}`;
       if (bare.endsWith(suffix)) bare = bare.slice(0, -suffix.length);
+      // --link target:alias on this network: an alias only this container resolves
+      for (const spec of me.sb.eps.find((e) => e.net === n)?.st.links ?? []) {
+        try {
+          const l = parseLink(spec);
+          if (l.alias.toLowerCase() === bare) { bare = l.name.toLowerCase(); break; }
+        } catch { /* validated at create */ }
+      }
       const hits: Ep[] = [];
       for (const e of n.endpoints.values()) if (this.namesOf(e).includes(bare)) hits.push(e);
       if (!hits.length) continue;
-      if (q.type === TYPE_AAAA) return { answers: [] };
+      if (q.type === TYPE_AAAA) {
+        // names that exist without a v6 address answer NODATA (no relay upstream)
+        const v6 = hits.filter((e) => e.ip6 !== undefined);
+        return { answers: v6.map((e) => aaaaRecord(q.name, e.ip6!)) };
+      }
       // every container with the name, in an order that turns with each query
       const k = `${n.id}/${bare}`;
       const turn = this.rotation.get(k) ?? 0;
@@ -867,7 +1196,10 @@ export class NetworkService {
     const containers: Record<string, unknown> = {};
     if (withContainers) {
       for (const [id, e] of n.endpoints) {
-        containers[id] = { Name: cname(e.sb.rec), EndpointID: e.st.endpointId, MacAddress: e.st.mac, IPv4Address: `${e.st.ip}/${e.st.prefixLen}`, IPv6Address: '' };
+        containers[id] = {
+          Name: cname(e.sb.rec), EndpointID: e.st.endpointId, MacAddress: e.st.mac, IPv4Address: `${e.st.ip}/${e.st.prefixLen}`,
+          IPv6Address: e.st.ip6 ? `${e.st.ip6}/${e.st.prefixLen6 ?? 64}` : '',
+        };
       }
       if ((r.Driver === 'host' || r.Driver === 'null') && this.host) {
         for (const c of this.host.all()) {
@@ -937,7 +1269,6 @@ export class NetworkService {
     const driver = typeof body['Driver'] === 'string' && body['Driver'] ? body['Driver'] : 'bridge';
     if (driver === 'host' || driver === 'null') throw forbidden(`only one instance of "${driver}" network is allowed`);
     if (driver !== 'bridge') throw notFound(`plugin "${driver}" not found`);
-    if (body['EnableIPv6'] === true) throw invalid('IPv6 networks are not supported yet');
     if (body['Ingress'] === true) throw forbidden('ingress networks are not supported (no swarm)');
     if (body['ConfigOnly'] === true || (body['ConfigFrom'] && obj(body['ConfigFrom'])['Network'])) throw invalid('config-only networks are not supported');
     const ipamIn = obj(body['IPAM']);
@@ -945,41 +1276,86 @@ export class NetworkService {
     if (ipamDriver !== 'default') throw notFound(`plugin "${ipamDriver}" not found`);
     const cfgIn = ipamIn['Config'] === undefined || ipamIn['Config'] === null ? [] : ipamIn['Config'];
     if (!Array.isArray(cfgIn)) throw invalid('json: cannot unmarshal IPAM.Config: expected a list');
-    const v4 = (cfgIn as Array<Record<string, unknown>>).filter((c) => !(typeof c['Subnet'] === 'string' && c['Subnet'].includes(':')));
-    if (v4.length > 1) throw invalid('only one IPv4 subnet per network is supported');
+    const isV6 = (c: Record<string, unknown>): boolean => typeof c['Subnet'] === 'string' && c['Subnet'].includes(':');
+    const v4 = (cfgIn as Array<Record<string, unknown>>).filter((c) => !isV6(c));
+    const v6 = (cfgIn as Array<Record<string, unknown>>).filter(isV6);
+    if (v6.length > 1) throw invalid('only one IPv6 subnet per network is supported');
+    const options0 = strMap(body['Options'], 'Options');
+    // EnableIPv6, or the driver option com.docker.network.enable_ipv6 when the field is absent (as dockerd)
+    const enableIPv6 = typeof body['EnableIPv6'] === 'boolean' ? body['EnableIPv6'] : parseGoBool(options0['com.docker.network.enable_ipv6']) === true;
     const labels = strMap(body['Labels'], 'Labels');
     const options = strMap(body['Options'], 'Options');
     const ipamOptions = strMap(ipamIn['Options'], 'IPAM.Options');
-    const others = this.bridges().map((n) => n.subnet!);
-    let entry: { Subnet: string; Gateway: string; IPRange?: string };
+    const others = this.bridges().flatMap((n) => n.subnets.map((x) => x.subnet));
+    const entries: IpamConfigEntry[] = [];
     let userSubnet = false;
-    const c0 = v4[0];
-    if (c0) {
+    for (const c0 of v4) {
       const e = validateIpamEntry({
         ...(typeof c0['Subnet'] === 'string' ? { Subnet: c0['Subnet'] } : {}),
         ...(typeof c0['Gateway'] === 'string' ? { Gateway: c0['Gateway'] } : {}),
         ...(typeof c0['IPRange'] === 'string' ? { IPRange: c0['IPRange'] } : {}),
       });
-      checkOverlap(e.subnet, others);
-      entry = { Subnet: e.subnetText, Gateway: formatIPv4(e.gateway) };
+      if (typeof c0['Subnet'] === 'string' && parseIPv4(c0['Subnet'].split('/')[0] ?? '') !== e.subnet.net) throw invalid(`invalid network config:\ninvalid subnet ${c0['Subnet']}: it should be ${e.subnetText}`);
+      // against other networks and this network's other subnets
+      checkOverlap(e.subnet, [...others, ...entries.map((x) => parseCidr(x.Subnet)!)]);
+      const entry: IpamConfigEntry = { Subnet: e.subnetText, Gateway: formatIPv4(e.gateway) };
       if (e.ipRangeText) entry.IPRange = e.ipRangeText;
+      const aux = auxAddresses(c0['AuxiliaryAddresses'], (a) => { const x = parseIPv4(a); return x !== undefined && cidrContains(e.subnet, x); }, e.subnetText);
+      if (aux) entry.AuxiliaryAddresses = aux;
+      entries.push(entry);
       userSubnet = true;
-    } else {
+    }
+    if (!entries.length) {
       let routes: Cidr[] = [];
       try { routes = parseProcNetRoute(fs.readFileSync('/proc/net/route', 'utf8')); } catch { /* none */ }
       const c = pickSubnet(this.pools, [...others, ...routes]);
       if (!c) throw invalid('could not find an available, non-overlapping IPv4 address pool among the defaults to assign to the network');
-      entry = { Subnet: formatCidr(c), Gateway: formatIPv4((c.net + 1) >>> 0) };
+      entries.push({ Subnet: formatCidr(c), Gateway: formatIPv4((c.net + 1) >>> 0) });
     }
+    const entry = entries[0]!;
     const id = hex(64);
+    const configs: NetworkRecord['IPAM']['Config'] = [...entries];
+    const c6 = v6[0];
+    if (c6 && !enableIPv6) {
+      // as Docker: kept in the IPAM config, unused while IPv6 is off
+      configs.push({ Subnet: String(c6['Subnet']), Gateway: typeof c6['Gateway'] === 'string' ? c6['Gateway'] : '' });
+    } else if (enableIPv6) {
+      const others6 = this.bridges().filter((n) => n.subnet6).map((n) => n.subnet6!);
+      if (c6) {
+        const e6 = validateIpam6Entry({
+          ...(typeof c6['Subnet'] === 'string' ? { Subnet: c6['Subnet'] } : {}),
+          ...(typeof c6['Gateway'] === 'string' ? { Gateway: c6['Gateway'] } : {}),
+          ...(typeof c6['IPRange'] === 'string' ? { IPRange: c6['IPRange'] } : {}),
+        });
+        if (others6.some((o) => cidr6Overlaps(o, e6.subnet))) throw forbidden('invalid pool request: Pool overlaps with other one on this address space');
+        const aux6 = auxAddresses(c6['AuxiliaryAddresses'], (a) => { const x = parseIPv6(a); return x !== undefined && cidr6Contains(e6.subnet, x); }, e6.subnetText);
+        configs.push({ Subnet: e6.subnetText, Gateway: formatIPv6(e6.gateway), ...(e6.ipRangeText ? { IPRange: e6.ipRangeText } : {}), ...(aux6 ? { AuxiliaryAddresses: aux6 } : {}) });
+      } else {
+        let u = ulaFor(id);
+        for (let i = 0; others6.some((o) => cidr6Overlaps(o, u)) && i < 16; i++) u = ulaFor(`${id}/${i}`);
+        configs.push({ Subnet: formatCidr6(u), Gateway: formatIPv6(u.net + 1n) });
+      }
+    }
     const bridge = options[OPT_BRIDGE_NAME] || `br-${id.slice(0, 12)}`;
     if (!validIfname(bridge)) throw invalid(`invalid bridge name: ${bridge}`);
-    if (this.bridges().some((n) => n.bridge === bridge)) throw conflict(`bridge name ${bridge} is already in use by another network`);
-    if (options[OPT_MTU] !== undefined && !(Number(options[OPT_MTU]) >= 68 && Number(options[OPT_MTU]) <= 65535)) throw invalid(`invalid MTU: ${options[OPT_MTU]}`);
+    const same = this.bridges().find((n) => n.bridge === bridge);
+    if (same) throw forbidden(`cannot create network ${id} (${bridge}): conflicts with network ${same.id} (${bridge}): networks have same bridge name`);
+    for (const k of [OPT_ICC, OPT_MASQ, 'com.docker.network.enable_ipv6', 'com.docker.network.bridge.enable_ipv4']) {
+      const v = options[k];
+      if (v !== undefined && parseGoBool(v) === undefined) throw invalid(`failed to parse ${k} value: ${v} (strconv.ParseBool: parsing ${JSON.stringify(v)}: invalid syntax)`);
+    }
+    if (options[OPT_ICC] !== undefined && parseGoBool(options[OPT_ICC]) === false && !this.bridgeFwReady) throw internal('enable_icc=false needs the nftables bridge family, which this kernel lacks');
+    const mtuText = options[OPT_MTU];
+    if (mtuText !== undefined) {
+      if (!/^[+-]?\d+$/.test(mtuText)) throw invalid(`failed to parse ${OPT_MTU} value: ${mtuText} (strconv.Atoi: parsing ${JSON.stringify(mtuText)}: invalid syntax)`);
+      if (Number(mtuText) < 0) throw invalid(`invalid MTU number: ${Number(mtuText)}`);
+      // 0 means the default, as in Docker; the kernel takes 68..65535
+      if (Number(mtuText) !== 0 && !(Number(mtuText) >= 68 && Number(mtuText) <= 65535)) throw invalid(`invalid MTU number: ${Number(mtuText)}`);
+    }
     if (options[OPT_HOST_IP] && parseIPv4(options[OPT_HOST_IP]) === undefined) throw invalid(`invalid host binding address: ${options[OPT_HOST_IP]}`);
     const rec: NetworkRecord = {
-      Name: name, Id: id, Created: new Date().toISOString(), Scope: 'local', Driver: 'bridge', EnableIPv6: false,
-      IPAM: { Driver: 'default', Options: ipamOptions, Config: [entry] },
+      Name: name, Id: id, Created: new Date().toISOString(), Scope: 'local', Driver: 'bridge', EnableIPv6: enableIPv6,
+      IPAM: { Driver: 'default', Options: ipamOptions, Config: configs },
       Internal: body['Internal'] === true, Attachable: body['Attachable'] === true, Ingress: false,
       ConfigFrom: { Network: '' }, ConfigOnly: false, Options: options, Labels: labels, builtin: false, userSubnet, bridge,
     };
@@ -992,15 +1368,17 @@ export class NetworkService {
     let made = false;
     try {
       made = true;
-      await ipBatch(bridgeLines(bridge, this.bridgeMac(n), `${entry.Gateway}/${n.subnet!.len}`, n.mtu, undefined));
+      await ipBatch(bridgeLines(bridge, this.bridgeMac(n), this.gatewayCidrs(n), n.mtu, undefined));
       this.bridgeSysctls(n);
-      if (this.firewallReady) await this.nft.apply(networkUpdate(this.fwNets()));
+      // after the sysctls: a host whose default is disable_ipv6=1 would refuse the address before them
+      await ipBatch(this.bridgeLines6(n));
+      if (this.firewallReady) await this.nft.apply(this.fwUpdateText());
       await this.startDns(n);
     } catch (e) {
       this.nets.delete(id);
       this.dns.close(entry.Gateway);
       if (made) await ipBatch([`link del ${bridge}`], true).catch(() => undefined);
-      if (this.firewallReady) await this.nft.apply(networkUpdate(this.fwNets())).catch(() => undefined);
+      if (this.firewallReady) await this.nft.apply(this.fwUpdateText()).catch(() => undefined);
       this.store.removeNetwork(id);
       throw e;
     }
@@ -1021,7 +1399,7 @@ export class NetworkService {
     this.nets.delete(n.id);
     this.dns.close(formatIPv4(n.gateway));
     await ipBatch([`link del ${n.bridge}`], true).catch(() => undefined);
-    if (this.firewallReady) await this.nft.apply(networkUpdate(this.fwNets())).catch((e: unknown) => log.warn('cannot update firewall', { err: e }));
+    if (this.firewallReady) await this.nft.apply(this.fwUpdateText()).catch((e: unknown) => log.warn('cannot update firewall', { err: e }));
     this.store.removeNetwork(n.id);
     for (const k of [...this.rotation.keys()]) if (k.startsWith(`${n.id}/`)) this.rotation.delete(k);
     this.o.events({ Type: 'network', Action: 'destroy', Actor: { ID: n.id, Attributes: { name: n.name, type: n.rec.Driver } } });
@@ -1087,9 +1465,10 @@ export class NetworkService {
     const jobs: Array<Promise<void>> = [];
     let gw = false;
     if (!sb.st.gatewayNetwork && !n.internal) {
-      lines.push(`route replace default via ${formatIPv4(n.gateway)} dev ${ep.st.ifname}`);
+      lines.push(`route replace default via ${ep.st.gateway || formatIPv4(n.gateway)} dev ${ep.st.ifname}`);
       gw = true;
     }
+    if (!gw6Of(sb.eps) && gw6Of([ep])) lines.push(`route replace default via ${ep.st.gateway6} dev ${ep.st.ifname}`);
     let dns = false;
     if (!sb.st.dns && n.hasDns) {
       const port = this.dns.port(formatIPv4(n.gateway)) ?? 53;
@@ -1101,7 +1480,7 @@ export class NetworkService {
     try {
       await Promise.all([ipBatch(host).then(() => ipBatchIn(sb.st.pid, lines)), ...jobs]);
     } catch (e) {
-      n.pool?.release(ep.ip);
+      releaseAddrs(ep);
       if (dns) delete sb.st.dns;
       await ipBatch([`link del ${ep.st.hostVeth}`], true).catch(() => undefined);
       throw e;
@@ -1146,6 +1525,8 @@ export class NetworkService {
     const inside: string[] = [];
     const jobs: Array<Promise<void>> = [];
     const rest = sb.eps.filter((e) => e !== ep);
+    const next6 = gw6Of(rest);
+    if (gw6Of(sb.eps) === ep && next6) inside.push(`route replace default via ${next6.st.gateway6} dev ${next6.st.ifname}`);
     // published ports follow the endpoint that carries them
     if (sb.st.gatewayNetwork === n.id) {
       const fw = this.fwPorts(sb);
@@ -1154,7 +1535,7 @@ export class NetworkService {
       sb.st.ports = [];
       const next = rest.find((e) => !e.net.internal);
       if (next) {
-        inside.push(`route replace default via ${formatIPv4(next.net.gateway)} dev ${next.st.ifname}`);
+        inside.push(`route replace default via ${next.st.gateway || formatIPv4(next.net.gateway)} dev ${next.st.ifname}`);
         sb.st.gatewayNetwork = next.net.id;
       } else delete sb.st.gatewayNetwork;
     }
@@ -1181,7 +1562,7 @@ export class NetworkService {
     sb.st.endpoints = rest.map((e) => e.st);
     if (n.endpoints.get(sb.id) === ep) n.endpoints.delete(sb.id);
     if (this.byIp.get(ep.st.ip) === ep) this.byIp.delete(ep.st.ip);
-    n.pool?.release(ep.ip);
+    releaseAddrs(ep);
     this.store.saveSandbox(sb.id, sb.st);
     this.writeEtc(sb);
   }

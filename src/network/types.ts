@@ -1,6 +1,8 @@
 // Shapes the network module works with. Containers are seen through the
 // small structural ContainerLike view (the container service's records fit
 // it), so this layer never imports the container layer.
+import type { FwLinkPort } from './firewall';
+import type { LinkRef } from './links';
 import type { BoundPort } from './ports';
 
 export interface ContainerLike {
@@ -9,6 +11,7 @@ export interface ContainerLike {
   Config: {
     Hostname: string;
     Domainname: string;
+    Env?: string[];
     ExposedPorts?: Record<string, object> | null;
     MacAddress?: string;
   };
@@ -36,6 +39,9 @@ export interface ContainerHost {
 
 export interface EtcPaths { hosts: string; resolvConf: string; hostname: string }
 
+/** One IPAM.Config entry as the API shows it. */
+export interface IpamConfigEntry { Subnet: string; Gateway: string; IPRange?: string; AuxiliaryAddresses?: Record<string, string> }
+
 /** A network as persisted (and, minus the berth fields, as the API shows it). */
 export interface NetworkRecord {
   Name: string;
@@ -44,7 +50,7 @@ export interface NetworkRecord {
   Scope: 'local';
   Driver: 'bridge' | 'host' | 'null';
   EnableIPv6: boolean;
-  IPAM: { Driver: string; Options: Record<string, string> | null; Config: Array<{ Subnet: string; Gateway: string; IPRange?: string }> };
+  IPAM: { Driver: string; Options: Record<string, string> | null; Config: IpamConfigEntry[] };
   Internal: boolean;
   Attachable: boolean;
   Ingress: boolean;
@@ -66,6 +72,7 @@ export interface EndpointRequest {
   network: string;
   aliases: string[];
   ipv4?: string;
+  ipv6?: string;
   /** per-endpoint MAC (API 1.44's EndpointSettings.MacAddress) */
   mac?: string;
   links?: string[];
@@ -81,9 +88,15 @@ export interface EndpointState {
   ip: string;
   prefixLen: number;
   gateway: string;
+  /** on an IPv6 network: the container's global address, its prefix length and the gateway */
+  ip6?: string;
+  prefixLen6?: number;
+  gateway6?: string;
   mac: string;
   endpointId: string;
   aliases: string[];
+  /** --link specs on a user-defined network: aliases only this container resolves */
+  links?: string[];
 }
 
 /** A running container's networking, as persisted (endpoint file and rec.Network.attached). */
@@ -98,10 +111,14 @@ export interface SandboxState {
   /** where the container's 127.0.0.11 goes */
   dns?: { networkId: string; server: string; port: number };
   upstream: string[];
+  /** icc=false: the link ports opened for this container (as parent) */
+  linkFw?: FwLinkPort[];
 }
 
 /** rec.Network: owned by the network module, persisted with the container. */
 export interface ContainerNet {
   requested: EndpointRequest[];
+  /** legacy links on the default bridge, resolved at create */
+  links?: LinkRef[];
   attached?: SandboxState;
 }

@@ -138,6 +138,13 @@ export function aRecord(name: string, ip: number, ttl = 600): Answer {
   return { name, type: TYPE_A, ttl, data };
 }
 
+export function aaaaRecord(name: string, ip: bigint, ttl = 600): Answer {
+  const data = Buffer.alloc(16);
+  data.writeBigUInt64BE((ip >> 64n) & 0xffffffffffffffffn, 0);
+  data.writeBigUInt64BE(ip & 0xffffffffffffffffn, 8);
+  return { name, type: TYPE_AAAA, ttl, data };
+}
+
 export function ptrRecord(name: string, target: string, ttl = 600): Answer {
   return { name, type: TYPE_PTR, ttl, data: encodeName(target) };
 }
