@@ -94,7 +94,10 @@ describe('networking: bridge driver options (docker CLI)', { skip: skipUnlessRoo
     expectCode(taken, 125, '--ip of an aux address');
     expectMatch(taken.stderr, /Address already in use/, 'wording');
 
-    okOut(await d.docker(['network', 'create', '--subnet', '10.6.0.0/30', '--subnet', '10.7.0.0/24', '--gateway', '10.7.0.254', 'multinet']), 'create');
+    // Through the API: the docker CLI gathers --subnet values in a Go map and
+    // sends them in any order, and which subnet is first matters below.
+    const created = await d.api('POST', '/networks/create', { Name: 'multinet', IPAM: { Config: [{ Subnet: '10.6.0.0/30' }, { Subnet: '10.7.0.0/24', Gateway: '10.7.0.254' }] } });
+    assert.equal(created.status, 201, created.text);
     const mcfg = JSON.parse(okOut(await d.docker(['network', 'inspect', '-f', '{{json .IPAM.Config}}', 'multinet']), 'inspect')) as unknown;
     assert.deepEqual(mcfg, [{ Subnet: '10.6.0.0/30', Gateway: '10.6.0.1' }, { Subnet: '10.7.0.0/24', Gateway: '10.7.0.254' }]);
     const br = 'br-' + okOut(await d.docker(['network', 'inspect', '-f', '{{.Id}}', 'multinet']), 'id').slice(0, 12);
