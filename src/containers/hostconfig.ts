@@ -5,19 +5,12 @@
 // get the same answers.
 import * as fs from 'node:fs';
 import { internal, invalid } from '../common/errors';
-import { hostCapabilities } from '../runtime/spec';
+import { capNames, hostCapabilities } from '../runtime';
 import type { HealthConfig } from './health';
 import type { HostConfig } from './types';
 
 /** Capability names Docker knows (moby oci/caps, from linux/capability.h). */
-export const knownCapabilities = new Set([
-  'CHOWN', 'DAC_OVERRIDE', 'DAC_READ_SEARCH', 'FOWNER', 'FSETID', 'KILL', 'SETGID', 'SETUID', 'SETPCAP',
-  'LINUX_IMMUTABLE', 'NET_BIND_SERVICE', 'NET_BROADCAST', 'NET_ADMIN', 'NET_RAW', 'IPC_LOCK', 'IPC_OWNER',
-  'SYS_MODULE', 'SYS_RAWIO', 'SYS_CHROOT', 'SYS_PTRACE', 'SYS_PACCT', 'SYS_ADMIN', 'SYS_BOOT', 'SYS_NICE',
-  'SYS_RESOURCE', 'SYS_TIME', 'SYS_TTY_CONFIG', 'MKNOD', 'LEASE', 'AUDIT_WRITE', 'AUDIT_CONTROL', 'SETFCAP',
-  'MAC_OVERRIDE', 'MAC_ADMIN', 'SYSLOG', 'WAKE_ALARM', 'BLOCK_SUSPEND', 'AUDIT_READ', 'PERFMON', 'BPF',
-  'CHECKPOINT_RESTORE',
-].map((c) => 'CAP_' + c));
+export const knownCapabilities = new Set(capNames.map((c) => 'CAP_' + c));
 
 function checkCaps(list: string[] | null | undefined, field: string): void {
   for (const raw of list ?? []) {

@@ -1,5 +1,5 @@
 export { Runc, cleanRuncError } from './runc';
 export { conmonCreate, conmonExec } from './conmon';
 export type { ContainerConmonOpts, ExecConmonOpts, ExecHandle, ConmonCommon } from './conmon';
-export { buildSpec, buildExecProcess, effectiveCapabilities, hostCapabilities, defaultCapabilities } from './spec';
+export { buildSpec, buildExecProcess, capNames, effectiveCapabilities, hostCapabilities, defaultCapabilities } from './spec';
 export type { SpecInput, OciMount } from './spec';
