@@ -180,6 +180,7 @@ export function parseArgs(argv: string[]): DaemonConfig | 'help' | 'version' {
     cfg.network[key] = /^(1|t|T|TRUE|true|True)$/.test(v);
   }
   const ip = last('ip'), fixedCidrV6 = last('fixed-cidr-v6');
+  if (ip && !/^\d{1,3}(\.\d{1,3}){3}$/.test(ip)) throw new Error(`invalid argument "${ip}" for "--ip" flag: invalid IPv4 address`);
   if (ip) cfg.network.ip = ip;
   if (fixedCidrV6) cfg.network.fixedCidrV6 = fixedCidrV6;
   return cfg;
