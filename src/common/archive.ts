@@ -672,6 +672,23 @@ export interface ExtractResult {
 const isRoot = (): boolean => typeof process.getuid === 'function' && process.getuid() === 0;
 const XATTR_ALLOWED = /^(security|user)\./; // never trusted.* (overlay metadata) or system.* from an archive
 
+/**
+ * Sets an entry's extended attributes on p (l*xattr: never through a link),
+ * only the security.* and user.* ones; a filesystem without xattrs, or a
+ * caller without the right, leaves them off instead of failing the copy.
+ */
+export function setEntryXattrs(p: string, xattrs: Iterable<[string, Buffer]> | undefined): void {
+  for (const [k, v] of xattrs ?? []) {
+    if (!XATTR_ALLOWED.test(k)) continue;
+    try {
+      native().lsetxattr(p, k, v);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code !== 'ENOTSUP' && code !== 'EOPNOTSUPP' && code !== 'EPERM') throw e;
+    }
+  }
+}
+
 class Extractor {
   readonly result: ExtractResult = { size: 0, entries: 0 };
   private readonly parents = new Map<string, string>();
@@ -800,15 +817,7 @@ class Extractor {
   }
 
   private xattrs(p: string, h: TarHeader): void {
-    for (const [k, v] of h.xattrs) {
-      if (!XATTR_ALLOWED.test(k)) continue;
-      try {
-        native().lsetxattr(p, k, v);
-      } catch (e) {
-        const code = (e as NodeJS.ErrnoException).code;
-        if (code !== 'ENOTSUP' && code !== 'EOPNOTSUPP' && code !== 'EPERM') throw e;
-      }
-    }
+    setEntryXattrs(p, h.xattrs);
   }
 
   private whiteout(dirComps: string[], base: string, h: TarHeader): void {

@@ -906,10 +906,13 @@ export class ContainerService {
       this.mnt.stopped?.(rec); // volume unmount events, before die (as Docker's Cleanup)
       rec.State = { ...rec.State, Status: 'exited', Running: false, Paused: false, Restarting: false, Pid: 0, ExitCode: Number.isFinite(code) ? code : 255, OOMKilled: oom, FinishedAt: mtime.toISOString() };
       delete rec.ConmonPid;
-      // An --rm container's record is dropped just below: saving it first would be a wasted fsync.
-      if (!rec.HostConfig.AutoRemove) this.save(rec);
-      // Only now: a crash before the exit code is on disk finds the file again at start-up.
-      if (!rec.HostConfig.AutoRemove) fs.rmSync(file, { force: true });
+      // An --rm container's record is dropped just below: saving it first
+      // would be a wasted fsync (its exit file goes with the record).
+      if (!rec.HostConfig.AutoRemove) {
+        this.save(rec);
+        // Only now: a crash before the exit code is on disk finds the file again at start-up.
+        fs.rmSync(file, { force: true });
+      }
       if (oom) this.emit(rec, 'oom');
       this.emit(rec, 'die', { exitCode: String(rec.State.ExitCode) });
       for (const w of this.exitWaiters.get(id) ?? []) w(rec.State.ExitCode);

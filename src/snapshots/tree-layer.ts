@@ -13,13 +13,12 @@
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { packChunks, treeEntries, type CreateTarOptions, type TarInput } from '../common/archive';
+import { packChunks, setEntryXattrs, treeEntries, type CreateTarOptions, type TarInput } from '../common/archive';
 import { native, S_IFCHR } from '../common/native';
 
 const S_IFBLK = 0o060000;
 const S_IFIFO = 0o010000;
 const { O_WRONLY, O_CREAT, O_EXCL, O_NOFOLLOW } = fs.constants;
-const XATTR_ALLOWED = /^(security|user)\./;
 const WH = '.wh.';
 const OPAQUE = '.wh..wh..opq';
 const META = '.wh..wh.';
@@ -45,17 +44,6 @@ export interface TreeLayer {
   entries: number;
 }
 
-function setXattrs(p: string, x: Map<string, Buffer> | undefined): void {
-  for (const [k, v] of x ?? []) {
-    if (!XATTR_ALLOWED.test(k)) continue;
-    try {
-      native().lsetxattr(p, k, v);
-    } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code;
-      if (code !== 'ENOTSUP' && code !== 'EOPNOTSUPP' && code !== 'EPERM') throw e;
-    }
-  }
-}
 
 function writeAll(fd: number, b: Buffer): void {
   let off = 0;
@@ -125,7 +113,7 @@ export async function copyTreeAsLayer(src: string, dest: string, opts: CreateTar
         }
         fs.lchownSync(target, uid(e), gid(e));
         fs.chmodSync(target, mode); // after chown, which clears set-id bits
-        setXattrs(target, e.xattrs);
+        setEntryXattrs(target, e.xattrs);
         dirTimes.push([target, mtime(e)]);
         return e;
       case 'file': {
@@ -141,7 +129,7 @@ export async function copyTreeAsLayer(src: string, dest: string, opts: CreateTar
         const finish = (): void => {
           fs.fchownSync(fd, uid(e), gid(e));
           fs.fchmodSync(fd, mode);
-          setXattrs(target, e.xattrs);
+          setEntryXattrs(target, e.xattrs);
           fs.futimesSync(fd, mtime(e), mtime(e));
         };
         const body = e.body;

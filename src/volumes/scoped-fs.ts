@@ -19,7 +19,7 @@
 // /proc/<pid>/root already shows them).
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { TarInput } from '../common/archive';
+import { setEntryXattrs, type TarInput } from '../common/archive';
 import { invalid } from '../common/errors';
 import { native, S_IFCHR } from '../common/native';
 
@@ -556,7 +556,6 @@ export interface WriterOptions {
   sameOwner?: boolean;
 }
 
-const XATTR_ALLOWED = /^(security|user)\./;
 
 
 /** Cleans an archive name into components; ".." above the destination is refused (Docker's breakout check). */
@@ -781,15 +780,7 @@ export class ScopedWriter {
   }
 
   private xattrs(p: string, h: EntryHeader): void {
-    for (const [k, v] of h.xattrs ?? []) {
-      if (!XATTR_ALLOWED.test(k)) continue;
-      try {
-        native().lsetxattr(p, k, v);
-      } catch (e) {
-        const code = (e as NodeJS.ErrnoException).code;
-        if (code !== 'ENOTSUP' && code !== 'EOPNOTSUPP' && code !== 'EPERM') throw e;
-      }
-    }
+    setEntryXattrs(p, h.xattrs);
   }
 
   /** Directory times last (creating entries changes them). */
