@@ -258,6 +258,167 @@ static napi_value js_malloc_trim(napi_env env, napi_callback_info info)
 	return ret;
 }
 
+
+#ifdef BERTH_ISAL
+/*
+ * gzip decoding with ISA-L's inflate, 2-3x faster than zlib's on layer data:
+ * a pull spends most of its CPU here. Streaming and synchronous, so an unpack
+ * worker decodes in its own thread without a trip through libuv's pool.
+ *   gunzipNew() -> handle
+ *   gunzipRun(handle, input, inputOffset, output, outputOffset)
+ *     -> [input bytes consumed, output bytes written, 1 if a gzip member ended]
+ *   gunzipReset(handle): start the next member of a multi-member stream
+ *   gunzipEnd(handle): free it now (the GC would otherwise)
+ */
+#include <isa-l/igzip_lib.h>
+
+/* The state lives apart from the handle so gunzipEnd can free it before the GC collects the handle. */
+typedef struct {
+	struct inflate_state *st;
+} gunzip_t;
+
+static void gunzip_finalize(napi_env env, void *data, void *hint)
+{
+	(void)env;
+	(void)hint;
+	gunzip_t *g = data;
+	free(g->st);
+	free(g);
+}
+
+static void gunzip_init(gunzip_t *g)
+{
+	isal_inflate_init(g->st);
+	g->st->crc_flag = ISAL_GZIP;
+}
+
+static napi_value js_gunzip_new(napi_env env, napi_callback_info info)
+{
+	(void)info;
+	gunzip_t *g = calloc(1, sizeof(*g));
+	if (g)
+		g->st = malloc(sizeof(*g->st));
+	if (!g || !g->st) {
+		free(g);
+		return throw_errno(env, ENOMEM, "gunzip", NULL);
+	}
+	gunzip_init(g);
+	napi_value ext;
+	napi_create_external(env, g, gunzip_finalize, NULL, &ext);
+	return ext;
+}
+
+static gunzip_t *get_gunzip(napi_env env, napi_value v)
+{
+	void *p = NULL;
+	if (napi_get_value_external(env, v, &p) != napi_ok || p == NULL)
+		return NULL;
+	return p;
+}
+
+static int get_bytes(napi_env env, napi_value v, uint8_t **data, size_t *len)
+{
+	bool is;
+	if (napi_is_typedarray(env, v, &is) != napi_ok || !is)
+		return -1;
+	napi_typedarray_type t;
+	void *d;
+	napi_value ab;
+	size_t off;
+	if (napi_get_typedarray_info(env, v, &t, len, &d, &ab, &off) != napi_ok || t != napi_uint8_array)
+		return -1;
+	*data = d;
+	return 0;
+}
+
+static const char *isal_message(int r)
+{
+	switch (r) {
+	case ISAL_INVALID_BLOCK: return "invalid block type";
+	case ISAL_INVALID_SYMBOL: return "invalid code";
+	case ISAL_INVALID_LOOKBACK: return "invalid distance too far back";
+	case ISAL_INVALID_WRAPPER: return "incorrect header check";
+	case ISAL_UNSUPPORTED_METHOD: return "unknown compression method";
+	case ISAL_INCORRECT_CHECKSUM: return "incorrect data check";
+	default: return "invalid gzip data";
+	}
+}
+
+static napi_value js_gunzip_run(napi_env env, napi_callback_info info)
+{
+	size_t argc = 5;
+	napi_value argv[5];
+	napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+	gunzip_t *g = argc == 5 ? get_gunzip(env, argv[0]) : NULL;
+	uint8_t *in, *out;
+	size_t inlen, outlen;
+	if (!g || !g->st || get_bytes(env, argv[1], &in, &inlen) || get_bytes(env, argv[3], &out, &outlen)) {
+		napi_throw_type_error(env, NULL, "gunzipRun: bad arguments");
+		return NULL;
+	}
+	double inoff = get_num(env, argv[2]), outoff = get_num(env, argv[4]);
+	if (!(inoff >= 0 && inoff <= (double)inlen && outoff >= 0 && outoff <= (double)outlen)) {
+		napi_throw_range_error(env, NULL, "gunzipRun: offset out of range");
+		return NULL;
+	}
+	size_t ioff = (size_t)inoff, ooff = (size_t)outoff;
+	/* ISA-L counts in 32 bits. */
+	uint32_t ain = inlen - ioff > UINT32_MAX ? UINT32_MAX : (uint32_t)(inlen - ioff);
+	uint32_t aout = outlen - ooff > UINT32_MAX ? UINT32_MAX : (uint32_t)(outlen - ooff);
+	g->st->next_in = in + ioff;
+	g->st->avail_in = ain;
+	g->st->next_out = out + ooff;
+	g->st->avail_out = aout;
+	int r = isal_inflate(g->st);
+	if (r < 0) {
+		napi_value code, message, error;
+		napi_create_string_utf8(env, "Z_DATA_ERROR", NAPI_AUTO_LENGTH, &code);
+		napi_create_string_utf8(env, isal_message(r), NAPI_AUTO_LENGTH, &message);
+		napi_create_error(env, code, message, &error);
+		napi_set_named_property(env, error, "code", code);
+		napi_throw(env, error);
+		return NULL;
+	}
+	napi_value res, v;
+	napi_create_array_with_length(env, 3, &res);
+	napi_create_double(env, (double)(ain - g->st->avail_in), &v);
+	napi_set_element(env, res, 0, v);
+	napi_create_double(env, (double)(aout - g->st->avail_out), &v);
+	napi_set_element(env, res, 1, v);
+	napi_create_int32(env, g->st->block_state == ISAL_BLOCK_FINISH ? 1 : 0, &v);
+	napi_set_element(env, res, 2, v);
+	return res;
+}
+
+static napi_value js_gunzip_reset(napi_env env, napi_callback_info info)
+{
+	size_t argc = 1;
+	napi_value argv[1];
+	napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+	gunzip_t *g = argc == 1 ? get_gunzip(env, argv[0]) : NULL;
+	if (!g || !g->st) {
+		napi_throw_type_error(env, NULL, "gunzipReset: bad handle");
+		return NULL;
+	}
+	gunzip_init(g);
+	return NULL;
+}
+
+/* Frees the decoder's state (tens of KB) at once; the handle stays, unusable, until the GC takes it. */
+static napi_value js_gunzip_end(napi_env env, napi_callback_info info)
+{
+	size_t argc = 1;
+	napi_value argv[1];
+	napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+	gunzip_t *g = argc == 1 ? get_gunzip(env, argv[0]) : NULL;
+	if (g) {
+		free(g->st);
+		g->st = NULL;
+	}
+	return NULL;
+}
+#endif
+
 static napi_value init(napi_env env, napi_value exports)
 {
 	napi_property_descriptor props[] = {
@@ -271,6 +432,12 @@ static napi_value init(napi_env env, napi_value exports)
 		{"flock", NULL, js_flock, NULL, NULL, NULL, napi_default, NULL},
 		{"syncfs", NULL, js_syncfs, NULL, NULL, NULL, napi_default, NULL},
 		{"mallocTrim", NULL, js_malloc_trim, NULL, NULL, NULL, napi_default, NULL},
+#ifdef BERTH_ISAL
+		{"gunzipNew", NULL, js_gunzip_new, NULL, NULL, NULL, napi_default, NULL},
+		{"gunzipRun", NULL, js_gunzip_run, NULL, NULL, NULL, napi_default, NULL},
+		{"gunzipReset", NULL, js_gunzip_reset, NULL, NULL, NULL, napi_default, NULL},
+		{"gunzipEnd", NULL, js_gunzip_end, NULL, NULL, NULL, napi_default, NULL},
+#endif
 	};
 	napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props);
 	return exports;

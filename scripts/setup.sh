@@ -17,6 +17,8 @@ done
 if command -v busybox >/dev/null 2>&1 && ! file -L "$(command -v busybox)" 2>/dev/null | grep -q static; then
   dpkg -s busybox-static >/dev/null 2>&1 || missing+=(busybox-static)
 fi
+# Libraries the native addon links (checked by header; scripts/build.mjs builds without them, slower).
+[ -f /usr/include/isa-l/igzip_lib.h ] || missing+=(libisal-dev)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "setup: installing ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive

@@ -16,10 +16,9 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream';
-import { createGunzip } from 'node:zlib';
 import { spawn } from 'node:child_process';
 import { invalid } from './errors';
+import { gunzip } from './gunzip';
 import { native, S_IFCHR } from './native';
 
 const BLOCK = 512;
@@ -180,15 +179,7 @@ export async function decompress(src: ByteSource): Promise<AsyncIterable<Buffer>
     }
   }
   const is = (...b: number[]): boolean => b.every((x, i) => magic[i] === x);
-  if (is(0x1f, 0x8b, 0x08)) {
-    // Bigger output chunks than zlib's 16 KiB default: fewer writes downstream.
-    const gz = createGunzip({ chunkSize: 128 * 1024 });
-    pipeline(Readable.from(all(), { objectMode: false }), gz, () => undefined);
-    // Iterating gz directly destroys it (and the pipeline) if the consumer stops early.
-    return (async function* () {
-      for await (const c of gz) yield c as Buffer;
-    })();
-  }
+  if (is(0x1f, 0x8b, 0x08)) return gunzip(all());
   let cmd: string[] | undefined;
   if (is(0x42, 0x5a, 0x68)) cmd = ['bzip2', '-dc'];
   else if (is(0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00)) cmd = ['xz', '-dc'];

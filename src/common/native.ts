@@ -1,7 +1,7 @@
 // Typed face of the native addon (native/berth_native.c): system calls Node lacks.
 import * as path from 'node:path';
 
-export interface Native {
+export interface Native extends Partial<NativeGunzip> {
   mount(source: string, target: string, fstype: string | null, flags: number, data?: string | null): void;
   /** mount(2) with the cwd set to dir, so overlay options may use relative paths. */
   mountAt(dir: string, source: string, target: string, fstype: string | null, flags: number, data?: string | null): void;
@@ -16,6 +16,19 @@ export interface Native {
   /** malloc_trim(0): true when memory went back to the kernel */
   mallocTrim(): boolean;
 }
+
+/** The addon's gzip decoder (native/berth_native.c), present when it was built with ISA-L (see common/gunzip.ts). */
+export interface NativeGunzip {
+  gunzipNew(): GunzipHandle;
+  /** Decodes from input[inOff..] into output[outOff..]: [input bytes used, output bytes written, 1 when a member ended]. */
+  gunzipRun(h: GunzipHandle, input: Uint8Array, inOff: number, output: Uint8Array, outOff: number): [number, number, number];
+  /** Starts the next member. */
+  gunzipReset(h: GunzipHandle): void;
+  /** Frees the decoder now. */
+  gunzipEnd(h: GunzipHandle): void;
+}
+declare const gunzipBrand: unique symbol;
+export type GunzipHandle = { readonly [gunzipBrand]: true };
 
 export const LOCK_EX = 2;
 export const LOCK_NB = 4;

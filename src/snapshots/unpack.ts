@@ -16,10 +16,9 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { pipeline, Readable } from 'node:stream';
 import { Worker } from 'node:worker_threads';
-import { createGunzip } from 'node:zlib';
 import { decompress, extractTar } from '../common/archive';
+import { gunzip } from '../common/gunzip';
 import { native } from '../common/native';
 
 export interface UnpackJob {
@@ -71,7 +70,6 @@ export async function runUnpack(src: ChunkQueue, job: UnpackJob, onConsumed: (n:
   let fd = -1;
   // Set when this job stops: a generator left suspended must never write to an fd number that may since name another file.
   let stopped = false;
-  let gz: ReturnType<typeof createGunzip> | undefined;
   if (job.ingest !== null) fd = fs.openSync(job.ingest, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW, 0o644);
   try {
     // Synchronous writes: in a worker they block nothing else, and cost less than a threadpool round trip per chunk.
@@ -86,15 +84,8 @@ export async function runUnpack(src: ChunkQueue, job: UnpackJob, onConsumed: (n:
         onConsumed(c.length);
       }
     }
-    let plain: AsyncIterable<Buffer>;
-    let piped: Promise<void> = Promise.resolve();
-    if (job.gzip) {
-      // 1 MiB output chunks: far fewer trips through hashing and the tar reader than zlib's 16 KiB.
-      const g = (gz = createGunzip({ chunkSize: 1 << 20 }));
-      piped = new Promise<void>((resolve, reject) => pipeline(Readable.from(compressed(), { objectMode: false }), g, (e) => (e ? reject(e) : resolve())));
-      piped.catch(() => undefined); // surfaced below, after the extraction's own error
-      plain = g;
-    } else plain = await decompress(compressed()); // by magic: zstd, uncompressed, or gzip under another name
+    // gzip by the media type (1 MiB output chunks: few trips through hashing and the tar reader); else by magic: zstd, uncompressed, or gzip under another name.
+    const plain: AsyncIterable<Buffer> = job.gzip ? gunzip(compressed(), { zlibChunkSize: 1 << 20 }) : await decompress(compressed());
     async function* hashed(): AsyncGenerator<Buffer> {
       for await (const c of plain) {
         phash.update(c);
@@ -104,12 +95,10 @@ export async function runUnpack(src: ChunkQueue, job: UnpackJob, onConsumed: (n:
     }
     let res: Awaited<ReturnType<typeof extractTar>>;
     try {
-      // readTar reads its source to the end, so the diff ID covers every byte; the pipeline's end means every compressed byte was read too.
+      // readTar reads its source to the end, so the diff ID covers every byte; the decoder's end means every compressed byte was read too.
       res = await extractTar(hashed(), path.join(job.tmp, 'fs'), { whiteouts: 'overlay' });
-      await piped;
     } catch (e) {
       stopped = true;
-      gz?.destroy();
       const err = e instanceof Error ? e : new Error(String(e));
       const code = (err as NodeJS.ErrnoException).code;
       if (err instanceof BlobTooLongError || src.failed) throw err;
@@ -138,7 +127,6 @@ export async function runUnpack(src: ChunkQueue, job: UnpackJob, onConsumed: (n:
     return { digest: `sha256:${chash.digest('hex')}`, compressedSize: csize, diffId, tarSize, size: res.size };
   } finally {
     stopped = true;
-    gz?.destroy();
     if (fd >= 0) fs.closeSync(fd);
   }
 }
