@@ -247,6 +247,78 @@ static napi_value js_syncfs(napi_env env, napi_callback_info info)
 	return ret;
 }
 
+/* syncfsAsync(path) -> Promise: syncfs(2) on libuv's thread pool. Flushing a
+ * filesystem after a pull or a build can take hundreds of ms; the event loop
+ * must not wait for it. */
+typedef struct {
+	napi_async_work work;
+	napi_deferred deferred;
+	char *path;
+	int err;
+	const char *syscall;
+} syncfs_job_t;
+
+static void syncfs_execute(napi_env env, void *data)
+{
+	(void)env;
+	syncfs_job_t *j = data;
+	int fd = open(j->path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		j->err = errno;
+		j->syscall = "open";
+		return;
+	}
+	if (syncfs(fd) < 0) {
+		j->err = errno;
+		j->syscall = "syncfs";
+	}
+	close(fd);
+}
+
+static void syncfs_complete(napi_env env, napi_status status, void *data)
+{
+	syncfs_job_t *j = data;
+	if (status == napi_ok && j->err == 0) {
+		napi_value undef;
+		napi_get_undefined(env, &undef);
+		napi_resolve_deferred(env, j->deferred, undef);
+	} else {
+		int err = j->err ? j->err : EIO;
+		char msg[1024];
+		snprintf(msg, sizeof(msg), "%s: %s %s", j->syscall ? j->syscall : "syncfs", strerror(err), j->path);
+		napi_value code, message, error;
+		const char *name = strerrorname_np(err);
+		napi_create_string_utf8(env, name ? name : "EUNKNOWN", NAPI_AUTO_LENGTH, &code);
+		napi_create_string_utf8(env, msg, NAPI_AUTO_LENGTH, &message);
+		napi_create_error(env, code, message, &error);
+		napi_set_named_property(env, error, "code", code);
+		napi_reject_deferred(env, j->deferred, error);
+	}
+	napi_delete_async_work(env, j->work);
+	free(j->path);
+	free(j);
+}
+
+static napi_value js_syncfs_async(napi_env env, napi_callback_info info)
+{
+	size_t argc = 1;
+	napi_value argv[1];
+	napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+	char *path = argc == 1 ? get_str(env, argv[0]) : NULL;
+	if (!path) {
+		napi_throw_type_error(env, NULL, "syncfsAsync: path required");
+		return NULL;
+	}
+	syncfs_job_t *j = calloc(1, sizeof(*j));
+	j->path = path;
+	napi_value promise, name;
+	napi_create_promise(env, &j->deferred, &promise);
+	napi_create_string_utf8(env, "berth:syncfs", NAPI_AUTO_LENGTH, &name);
+	napi_create_async_work(env, NULL, name, syncfs_execute, syncfs_complete, j, &j->work);
+	napi_queue_async_work(env, j->work);
+	return promise;
+}
+
 /* malloc_trim(0): hand freed heap pages back to the kernel. Node's Buffers come
  * from malloc, and glibc keeps what a burst of I/O freed (an idle berthd after
  * serving a large log would otherwise stay 30-50 MB above its working set). */
@@ -431,6 +503,7 @@ static napi_value init(napi_env env, napi_value exports)
 		{"llistxattr", NULL, js_llistxattr, NULL, NULL, NULL, napi_default, NULL},
 		{"flock", NULL, js_flock, NULL, NULL, NULL, napi_default, NULL},
 		{"syncfs", NULL, js_syncfs, NULL, NULL, NULL, napi_default, NULL},
+		{"syncfsAsync", NULL, js_syncfs_async, NULL, NULL, NULL, napi_default, NULL},
 		{"mallocTrim", NULL, js_malloc_trim, NULL, NULL, NULL, napi_default, NULL},
 #ifdef BERTH_ISAL
 		{"gunzipNew", NULL, js_gunzip_new, NULL, NULL, NULL, napi_default, NULL},

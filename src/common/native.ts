@@ -13,6 +13,8 @@ export interface Native extends Partial<NativeGunzip> {
   flock(fd: number, op: number): void;
   /** syncfs(2) on the filesystem holding path */
   syncfs(path: string): void;
+  /** syncfs(2) on libuv's thread pool */
+  syncfsAsync(path: string): Promise<void>;
   /** malloc_trim(0): true when memory went back to the kernel */
   mallocTrim(): boolean;
 }

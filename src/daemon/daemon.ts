@@ -179,6 +179,8 @@ export class Daemon {
     this.memory.close();
     this.containers?.close();
     this.networks?.close();
+    // Layers are otherwise flushed in the background; a clean stop leaves none for the next start to check.
+    await this.images?.snapshots.flush().catch(() => undefined);
     fs.rmSync(this.cfg.pidfile, { force: true });
     for (const h of this.cfg.hosts) if (h.startsWith('unix://')) fs.rmSync(h.slice(7), { force: true });
   }

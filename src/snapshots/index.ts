@@ -8,6 +8,8 @@
 //   empty/                 the lower dir for snapshots without a parent
 //   l/<short>              short symlinks to layer fs dirs, used only when the
 //                          overlay options would not fit in one page otherwise
+//   unsynced/<chainhex>.<boot id>   a committed layer not yet flushed to disk
+//                          (see writeback.ts)
 // Committed layers are keyed by OCI chain ID, so identical stacks are shared.
 import { createHash, randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
@@ -18,6 +20,7 @@ import { invalid, notFound } from '../common/errors';
 import { log } from '../common/log';
 import { markTopDir } from '../common/topdir';
 import { native, MNT_DETACH } from '../common/native';
+import { bootId, LayerWriteback } from './writeback';
 
 export interface LayerInfo {
   chainId: string;
@@ -55,9 +58,9 @@ export interface Snapshotter {
    */
   createTemp(): string;
   /**
-   * Commits a temp dir an unpack job filled (its layer.json written and the
-   * filesystem synced by the job) as chainId, once parentReady has resolved and
-   * the parent exists; the temp dir is removed on any failure.
+   * Commits a temp dir an unpack job filled (its layer.json written by the
+   * job) as chainId, once parentReady has resolved and the parent exists; the
+   * temp dir is removed on any failure.
    */
   commitTemp(tmp: string, info: LayerInfo, opts?: { parentReady?: Promise<unknown> }): Promise<void>;
   discardTemp(tmp: string): Promise<void>;
@@ -92,6 +95,8 @@ export interface Snapshotter {
   layersInUse(): Set<string>;
   /** Deletes temp dirs from crashes; removes committed layers not in keepLayers (nor in use) when given. */
   cleanup(keepLayers?: Set<string>): Promise<void>;
+  /** Flushes to disk every layer committed so far (they are otherwise flushed in the background; see writeback.ts). */
+  flush(): Promise<void>;
 }
 
 const CHAIN_RE = /^sha256:[a-f0-9]{64}$/;
@@ -158,6 +163,9 @@ class OverlaySnapshotter implements Snapshotter {
   /** Layers being built on, protected from removal until done. */
   private readonly pinned = new Map<string, number>();
 
+  /** Deferred flushing of committed layers; null when the boot id is unknown (each commit then flushes). */
+  private readonly wb: LayerWriteback | null;
+
   constructor(root: string, private readonly opts: SnapshotterOptions = {}) {
     this.root = path.join(root, 'snapshots');
     this.rw = path.join(this.root, 'rw');
@@ -166,6 +174,18 @@ class OverlaySnapshotter implements Snapshotter {
     fs.mkdirSync(this.empty, { recursive: true, mode: 0o755 });
     markTopDir(this.root); // each layer's tree in a block group with room (see topdir.ts)
     markTopDir(this.rw);
+    const boot = bootId();
+    this.wb = boot ? new LayerWriteback(this.root, boot) : null;
+    // Before anyone asks hasLayer(): layers written before a reboot and never flushed may be torn.
+    for (const hex of this.wb?.recover() ?? []) {
+      log.warn('dropping a layer written before a reboot and never flushed to disk', { layer: `sha256:${hex}` });
+      try {
+        fs.renameSync(path.join(this.root, hex), path.join(this.root, `tmp-${randomBytes(8).toString('hex')}`)); // removed by cleanup()
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+      }
+      this.wb?.forget(hex);
+    }
     for (const k of fs.readdirSync(this.rw)) {
       if (k.startsWith('.')) continue;
       const meta = readJson(path.join(this.rw, k, 'snapshot.json'));
@@ -275,14 +295,21 @@ class OverlaySnapshotter implements Snapshotter {
     }
   }
 
-  /** Makes a temp layer dir the committed layer chainId (or drops it if another writer won). */
-  private async commit(tmp: string, info: LayerInfo, synced = false): Promise<void> {
+  /**
+   * Makes a temp layer dir the committed layer chainId (or drops it if another
+   * writer won). The layer reaches the disk with the next background flush
+   * (writeback.ts); without a boot id, here.
+   */
+  private async commit(tmp: string, info: LayerInfo, layerJsonWritten = false): Promise<void> {
+    const hex = hexOf(info.chainId);
+    const dst = this.dir(info.chainId);
+    let marked = false;
     try {
-      if (!synced) {
-        fs.writeFileSync(path.join(tmp, 'layer.json'), JSON.stringify({ parent: info.parent, diffId: info.diffId, size: info.size }));
-        await syncFs(tmp);
-      }
-      const dst = this.dir(info.chainId);
+      if (!layerJsonWritten) fs.writeFileSync(path.join(tmp, 'layer.json'), JSON.stringify({ parent: info.parent, diffId: info.diffId, size: info.size }));
+      if (this.wb) {
+        this.wb.mark(hex);
+        marked = true;
+      } else await syncFs(tmp);
       try {
         fs.renameSync(tmp, dst);
       } catch (e) {
@@ -290,12 +317,18 @@ class OverlaySnapshotter implements Snapshotter {
         if (code !== 'ENOTEMPTY' && code !== 'EEXIST') throw e;
         await fs.promises.rm(tmp, { recursive: true, force: true }); // same content already committed
       }
-      fsyncDir(this.root);
+      if (this.wb) this.wb.committed(hex);
+      else fsyncDir(this.root);
       this.infos.set(info.chainId, info);
     } catch (e) {
       await fs.promises.rm(tmp, { recursive: true, force: true });
+      if (marked && !fs.existsSync(dst)) this.wb?.forget(hex);
       throw e;
     }
+  }
+
+  flush(): Promise<void> {
+    return this.wb ? this.wb.flush() : Promise.resolve();
   }
 
   async applyLayer(chainId: string, parent: string | null, tar: ByteSource, opts: { parentReady?: Promise<unknown> } = {}): Promise<void> {
@@ -378,6 +411,7 @@ class OverlaySnapshotter implements Snapshotter {
       throw e;
     }
     this.infos.delete(chainId);
+    this.wb?.forget(hexOf(chainId));
     fs.promises.rm(tmp, { recursive: true, force: true }).catch((e: unknown) => log.warn('layer removal failed', { dir: tmp, err: e }));
   }
 

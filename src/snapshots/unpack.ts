@@ -3,8 +3,8 @@
 // One job per layer: the compressed bytes are hashed (sha256 of the blob) and
 // written to a content-store ingest file, decompressed, hashed again (the diff
 // ID) and extracted into a snapshot temp dir; at the end the ingest file is
-// fsynced, the temp dir gets its layer.json and the filesystem is flushed
-// (syncfs). Nothing is committed here: the caller checks the reported digests
+// fsynced and the temp dir gets its layer.json (the snapshotter flushes the
+// layer's files after the commit). Nothing is committed here: the caller checks the reported digests
 // against the manifest and config and only then renames the blob and the layer
 // into place — a mismatch stores nothing.
 //
@@ -19,7 +19,6 @@ import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { decompress, extractTar } from '../common/archive';
 import { gunzip } from '../common/gunzip';
-import { native } from '../common/native';
 
 export interface UnpackJob {
   /** Ingest file to create (O_EXCL) for the compressed blob; null when the blob is already stored. */
@@ -117,13 +116,8 @@ export async function runUnpack(src: ChunkQueue, job: UnpackJob, onConsumed: (n:
     }
     const diffId = `sha256:${phash.digest('hex')}`;
     if (fd >= 0) fs.fsyncSync(fd);
+    // The layer's files are flushed after its commit, in the background with other layers (snapshots/writeback.ts).
     fs.writeFileSync(path.join(job.tmp, 'layer.json'), JSON.stringify({ parent: job.parent, diffId, size: res.size }));
-    // One flush of the filesystem for the whole layer (cheaper than an fsync per file); here it blocks only this job.
-    try {
-      native().syncfs(job.tmp);
-    } catch {
-      /* no syncfs (old kernel or no addon): the caller's commit syncs */
-    }
     return { digest: `sha256:${chash.digest('hex')}`, compressedSize: csize, diffId, tarSize, size: res.size };
   } finally {
     stopped = true;

@@ -150,3 +150,48 @@ test('cleanup removes crash leftovers and, when asked, unreferenced layers', asy
   assert.deepEqual(s2.listActive(), ['uses-b']);
   assert.equal(s2.parentOf('uses-b'), b.chainId);
 });
+
+test('layers are flushed in the background; after a reboot an unflushed layer is dropped, after a mere restart it is kept', async () => {
+  const root = tmp();
+  const boot = fs.readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
+  const markers = (): string[] => fs.readdirSync(path.join(root, 'snapshots', 'unsynced')).sort();
+  const s1 = createSnapshotter(root);
+  const t1 = await tarBuf([file('a', 'one')]);
+  const t2 = await tarBuf([file('b', 'two')]);
+  const l1 = await s1.importLayer(null, Readable.from([t1]));
+  const l2 = await s1.importLayer(l1.chainId, Readable.from([t2]));
+  // Committed and usable at once; the markers say they are not on disk yet.
+  assert.deepEqual(markers(), [`${l1.chainId.slice(7)}.${boot}`, `${l2.chainId.slice(7)}.${boot}`].sort());
+  await s1.flush();
+  assert.deepEqual(markers(), []);
+  // The background flush comes by itself, too.
+  const l3 = await s1.importLayer(l2.chainId, Readable.from([await tarBuf([file('c', 'three')])]));
+  assert.equal(markers().length, 1);
+  for (let i = 0; i < 100 && markers().length; i++) await new Promise((r) => setTimeout(r, 50));
+  assert.deepEqual(markers(), []);
+
+  // berthd killed before the flush, same boot: the page cache still has the data; the layer stays and is flushed.
+  const l4 = await s1.importLayer(l3.chainId, Readable.from([await tarBuf([file('d', 'four')])]));
+  const s2 = createSnapshotter(root);
+  assert.ok(s2.hasLayer(l4.chainId));
+  await s2.flush();
+  assert.deepEqual(markers(), []);
+
+  // Power lost before the flush (another boot id on the marker): the layer may be torn and is dropped; its parents stay.
+  const l5 = await s2.importLayer(l4.chainId, Readable.from([await tarBuf([file('e', 'five')])]));
+  const hex5 = l5.chainId.slice(7);
+  fs.renameSync(path.join(root, 'snapshots', 'unsynced', `${hex5}.${boot}`), path.join(root, 'snapshots', 'unsynced', `${hex5}.00000000-0000-0000-0000-000000000000`));
+  const s3 = createSnapshotter(root);
+  assert.equal(s3.hasLayer(l5.chainId), false);
+  assert.ok(s3.hasLayer(l4.chainId));
+  assert.deepEqual(markers(), []);
+  await s3.cleanup();
+  assert.deepEqual(fs.readdirSync(path.join(root, 'snapshots')).filter((n) => n.startsWith('tmp-')), []);
+  // Made again, it commits as new.
+  const again = await s3.importLayer(l4.chainId, Readable.from([await tarBuf([file('e', 'five')])]));
+  assert.equal(again.chainId, l5.chainId);
+  assert.ok(s3.hasLayer(l5.chainId));
+  s3.removeLayer(l5.chainId);
+  assert.deepEqual(markers(), []);
+  await s3.flush();
+});
