@@ -10,7 +10,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Writable } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
-import { createTar, packTar, type ByteSource, type TarInput } from '../common/archive';
+import { packTar, type ByteSource, type TarInput } from '../common/archive';
+import { copyTreeAsLayer, writeEntriesAsLayer } from '../snapshots/tree-layer';
 import { notFound } from '../common/errors';
 import { shortId } from '../common/ids';
 import { log } from '../common/log';
@@ -165,7 +166,12 @@ interface CommitSpec {
   createdBy: string;
   /** container_config.Cmd */
   ccCmd: string[];
-  layer?: () => ByteSource;
+  /**
+   * The step's layer: written straight into the new layer directory (fill),
+   * or as a tar stream that is extracted (kept for ADD of local archives, whose
+   * entries need the extractor's rules).
+   */
+  layer?: { fill: (dir: string) => Promise<{ diffId: string; size: number }> } | { tar: () => ByteSource };
   containerId?: string;
   author?: string;
   key: string;
@@ -749,9 +755,21 @@ export class Executor {
       rootfs: { type: 'layers', diff_ids: [] },
     };
     const base = st.image ? (st.image.chainIds[st.image.chainIds.length - 1] ?? null) : null;
-    const img = await this.deps.images.createImage({
-      config, base, layers: c.layer ? [{ tar: c.layer(), storeBlob: false }] : [], ...(parentId ? { parent: parentId } : {}),
-    });
+    let img: ImageRecord;
+    const layer = c.layer;
+    if (layer && 'fill' in layer) {
+      // No tar made and parsed again: the layer directory is written as its tar is hashed (snapshots/tree-layer.ts).
+      const made = await this.deps.images.snapshots.importTree(base, layer.fill);
+      try {
+        img = await this.deps.images.createImage({ config, base: made.chainId, layers: [], ...(parentId ? { parent: parentId } : {}) });
+      } finally {
+        made.release();
+      }
+    } else {
+      img = await this.deps.images.createImage({
+        config, base, layers: layer ? [{ tar: layer.tar(), storeBlob: false }] : [], ...(parentId ? { parent: parentId } : {}),
+      });
+    }
     const size = c.layer && img.chainIds.length ? this.layerSize(img.chainIds[img.chainIds.length - 1] as string) : 0;
     this.deps.cache.put({ key: c.key, id: img.id, parent: parentId, description: c.createdBy, size, created: Date.now(), lastUsed: Date.now(), usage: 0 });
     this.applyHit(st, img);
@@ -822,7 +840,7 @@ export class Executor {
     // The directory is created (as Docker does) in a layer of its own when the image lacks it.
     await this.withView(st.image, async (root) => {
       const entries = this.workdirEntries(root, wd);
-      await this.commit(st, { run, createdBy, ccCmd, key, ...(entries.length ? { layer: () => packTar(entries) } : {}) });
+      await this.commit(st, { run, createdBy, ccCmd, key, ...(entries.length ? { layer: { fill: (dir: string) => writeEntriesAsLayer(entries, dir, { whiteouts: true }) } } : {}) });
     });
   }
 
@@ -879,10 +897,12 @@ export class Executor {
         const upper = this.deps.containers.paths(cid).upper;
         await this.commit(st, {
           run, createdBy, ccCmd: saveCmd, key, containerId: cid,
-          layer: () => createTar(upper, {
-            whiteouts: true,
-            filter: (rel, s) => !(MOUNTPOINT_FILES.has(rel) && s.isFile() && s.size === 0),
-          }),
+          layer: {
+            fill: (dir: string) => copyTreeAsLayer(upper, dir, {
+              whiteouts: true,
+              filter: (rel, s) => !(MOUNTPOINT_FILES.has(rel) && s.isFile() && s.size === 0),
+            }),
+          },
         });
         if (this.opts.rm || this.opts.forceRm) {
           await this.deps.containers.remove(cid, true, true);
@@ -1072,7 +1092,11 @@ export class Executor {
           yield* entries;
           yield* gen;
         }
-        await this.commit(st, { run, createdBy, ccCmd, key, layer: () => packTar(all()) });
+        // Archives (ADD of a local tar) go through the extractor, whose rules their entries need; the rest is written directly.
+        const layer = items.some((it) => it.kind === 'archive')
+          ? { tar: () => packTar(all()) }
+          : { fill: (dir: string) => writeEntriesAsLayer(all(), dir, { whiteouts: true }) };
+        await this.commit(st, { run, createdBy, ccCmd, key, layer });
       };
       if (fromKey !== undefined) await this.withView(fromImage, (srcRoot) => make(srcRoot));
       else await make(undefined);

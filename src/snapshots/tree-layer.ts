@@ -14,6 +14,7 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { packChunks, setEntryXattrs, treeEntries, type CreateTarOptions, type TarInput } from '../common/archive';
+import { invalid } from '../common/errors';
 import { native, S_IFCHR } from '../common/native';
 
 const S_IFBLK = 0o060000;
@@ -68,7 +69,19 @@ async function* teeToFile(body: AsyncIterable<Buffer>, fd: number, done: () => v
  * the digest of createTar(src, opts) (with opts.whiteouts: overlay whiteouts
  * stay 0/0 character devices and opaque directories keep their xattr).
  */
-export async function copyTreeAsLayer(src: string, dest: string, opts: CreateTarOptions = {}): Promise<TreeLayer> {
+export function copyTreeAsLayer(src: string, dest: string, opts: CreateTarOptions = {}): Promise<TreeLayer> {
+  return writeEntriesAsLayer(treeEntries(src, opts), dest, { whiteouts: opts.whiteouts ?? false });
+}
+
+/**
+ * Lays out tar entries (as packTar takes them) in the empty directory dest as
+ * a layer, the way extracting packTar(entries) with overlay whiteouts would,
+ * and returns the digest of those tar bytes. Entries come parents first (a
+ * missing parent is made as a plain directory, as extraction does); a name
+ * that leaves dest, or a parent that is not a directory made here, or a hard
+ * link to anything but a file made here is refused: nothing is followed out.
+ */
+export async function writeEntriesAsLayer(entries: AsyncIterable<TarInput> | Iterable<TarInput>, dest: string, opts: { whiteouts?: boolean } = {}): Promise<TreeLayer> {
   const wo = opts.whiteouts ?? false;
   const hash = createHash('sha256');
   const result: TreeLayer = { diffId: '', size: 0, entries: 0 };
@@ -76,12 +89,48 @@ export async function copyTreeAsLayer(src: string, dest: string, opts: CreateTar
   const uid = (e: TarInput): number => e.uid ?? 0;
   const gid = (e: TarInput): number => e.gid ?? 0;
   const mtime = (e: TarInput): number => e.mtime ?? 0;
+  /** Directories made (or found made) here, and regular files made here, by relative path. */
+  const dirs = new Set<string>(['']);
+  const files = new Set<string>();
+
+  const clean = (name: string): string => {
+    const n = path.posix.normalize(name.replace(/^(\.?\/)+/, '')).replace(/\/+$/, '');
+    if (n === '.' || n === '') return '';
+    if (n === '..' || n.startsWith('../') || n.includes('\0')) throw invalid(`invalid layer entry name: ${JSON.stringify(name)}`);
+    return n;
+  };
+  /** Makes sure every directory above rel is one made here (missing ones are made 0755, root-owned). */
+  const parentsOf = (rel: string): void => {
+    const parent = path.posix.dirname(rel);
+    if (parent === '.' || dirs.has(parent)) return;
+    let cur = '';
+    for (const seg of parent.split('/')) {
+      cur = cur ? `${cur}/${seg}` : seg;
+      if (dirs.has(cur)) continue;
+      const abs = path.join(dest, cur);
+      let st: fs.Stats | undefined;
+      try {
+        st = fs.lstatSync(abs);
+      } catch {
+        fs.mkdirSync(abs, 0o755);
+      }
+      if (st && !st.isDirectory()) throw invalid(`invalid layer entry: ${JSON.stringify(rel)} is below a non-directory`);
+      dirs.add(cur);
+      files.delete(cur);
+    }
+  };
 
   /** Lays out one entry in dest; returns the entry to hash (its body teed into the new file). */
   const materialize = (e: TarInput): TarInput => {
     result.entries++;
-    const rel = e.name.replace(/\/+$/, '');
+    const rel = clean(e.name);
+    if (rel === '') return e; // the layer's root: nothing to make
+    parentsOf(rel);
     const target = path.join(dest, rel);
+    if (e.type !== 'dir') {
+      dirs.delete(rel);
+      files.delete(rel);
+    }
     const base = path.posix.basename(rel);
     const mode = (e.mode ?? 0) & 0o7777;
     if (wo && base === OPAQUE) {
@@ -115,6 +164,8 @@ export async function copyTreeAsLayer(src: string, dest: string, opts: CreateTar
         fs.chmodSync(target, mode); // after chown, which clears set-id bits
         setEntryXattrs(target, e.xattrs);
         dirTimes.push([target, mtime(e)]);
+        dirs.add(rel);
+        files.delete(rel);
         return e;
       case 'file': {
         const create = (): number => fs.openSync(target, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0o600);
@@ -126,6 +177,7 @@ export async function copyTreeAsLayer(src: string, dest: string, opts: CreateTar
           fresh(target);
           fd = create();
         }
+        files.add(rel);
         const finish = (): void => {
           fs.fchownSync(fd, uid(e), gid(e));
           fs.fchmodSync(fd, mode);
@@ -146,10 +198,14 @@ export async function copyTreeAsLayer(src: string, dest: string, opts: CreateTar
         result.size += e.size ?? 0;
         return { ...e, body: teeToFile(body, fd, finish) };
       }
-      case 'link':
+      case 'link': {
+        const to = clean(e.linkname ?? '');
+        if (!files.has(to)) throw invalid(`invalid layer entry: hard link ${JSON.stringify(rel)} to ${JSON.stringify(e.linkname ?? '')}, not a file of this layer`);
         fresh(target);
-        fs.linkSync(path.join(dest, e.linkname ?? ''), target);
+        fs.linkSync(path.join(dest, to), target);
+        files.add(rel);
         return e;
+      }
       case 'symlink':
         fresh(target);
         fs.symlinkSync(e.linkname ?? '', target);
@@ -171,7 +227,7 @@ export async function copyTreeAsLayer(src: string, dest: string, opts: CreateTar
   };
 
   async function* laidOut(): AsyncGenerator<TarInput> {
-    for await (const e of treeEntries(src, opts)) yield materialize(e);
+    for await (const e of entries) yield materialize(e);
   }
   for await (const c of packChunks(laidOut())) hash.update(c);
   // directory times last: creating entries inside changed them

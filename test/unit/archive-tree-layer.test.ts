@@ -7,10 +7,10 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { createTar, extractTar } from '../../src/common/archive';
+import { createTar, extractTar, packTar, type TarInput } from '../../src/common/archive';
 import { native, S_IFCHR } from '../../src/common/native';
 import { createSnapshotter } from '../../src/snapshots';
-import { copyTreeAsLayer } from '../../src/snapshots/tree-layer';
+import { copyTreeAsLayer, writeEntriesAsLayer } from '../../src/snapshots/tree-layer';
 
 const made: string[] = [];
 after(() => {
@@ -104,4 +104,44 @@ test('importTree commits the filled directory as a layer keyed by its diff ID, h
     throw new Error('boom');
   }), /boom/);
   assert.equal(fs.readdirSync(s.root).filter((n) => n.startsWith('tmp-')).length, 0);
+});
+
+test('writeEntriesAsLayer: the digest of packTar(entries) and the layout of extracting it; names that would leave the layer are refused', { skip: !isRoot && 'needs root (owners)' }, async () => {
+  const entries: TarInput[] = [
+    { name: 'app/', type: 'dir', mode: 0o755, mtime: 1000 },
+    { name: 'app/big.bin', type: 'file', mode: 0o644, uid: 5, gid: 6, mtime: 1000, body: Buffer.alloc(300_000, 7) },
+    { name: 'app/streamed', type: 'file', mode: 0o600, mtime: 1000, size: 5, body: (async function* () { yield Buffer.from('he'); yield Buffer.from('llo'); })() },
+    { name: 'app/link', type: 'symlink', linkname: '../etc/passwd', mode: 0o777, mtime: 1000 },
+    { name: 'app/hard', type: 'link', linkname: 'app/big.bin', mode: 0o644, mtime: 1000 },
+    { name: 'deep/er/file', type: 'file', mode: 0o644, mtime: 1000, body: Buffer.from('x') },
+  ];
+  const clone = (): TarInput[] => entries.map((e) => (e.name === 'app/streamed' ? { ...e, body: (async function* () { yield Buffer.from('hello'); })() } : { ...e }));
+  const h = createHash('sha256');
+  for await (const c of packTar(clone())) h.update(c as Buffer);
+  const viaTar = tmp();
+  const tarChunks: Buffer[] = [];
+  for await (const c of packTar(clone())) tarChunks.push(c as Buffer);
+  await extractTar((async function* () { yield Buffer.concat(tarChunks); })(), viaTar, { whiteouts: 'overlay' });
+  const direct = tmp();
+  const res = await writeEntriesAsLayer(clone(), direct, { whiteouts: true });
+  assert.equal(res.diffId, `sha256:${h.digest('hex')}`);
+  assert.deepEqual(describe(direct), describe(viaTar));
+  assert.equal(fs.statSync(path.join(direct, 'app/hard')).ino, fs.statSync(path.join(direct, 'app/big.bin')).ino);
+
+  const refused = async (bad: TarInput[], re: RegExp): Promise<void> => {
+    const d = tmp();
+    const outside = tmp();
+    await assert.rejects(writeEntriesAsLayer(bad.map((e) => ({ ...e, name: e.name.replace('OUT', outside) })), d), re);
+    assert.deepEqual(fs.readdirSync(outside), [], 'nothing written outside the layer');
+  };
+  await refused([{ name: '../../x', type: 'file', mode: 0o644, body: Buffer.from('no') }], /invalid layer entry name/);
+  await refused([
+    { name: 'l', type: 'symlink', linkname: 'OUT', mode: 0o777 },
+    { name: 'l/x', type: 'file', mode: 0o644, body: Buffer.from('no') },
+  ], /below a non-directory/);
+  await refused([{ name: 'h', type: 'link', linkname: '../../../etc/passwd', mode: 0o644 }], /invalid layer entry/);
+  await refused([
+    { name: 'f', type: 'file', mode: 0o644, body: Buffer.from('a') },
+    { name: 'f/x', type: 'file', mode: 0o644, body: Buffer.from('no') },
+  ], /below a non-directory/);
 });
