@@ -31,6 +31,7 @@ import {
 import { envFromList, expandHeredoc, processWord, processWords, ShellLexError } from './dockerfile/shell-lex';
 import { cacheKey, PROXY_ARGS, stageRef, type Plan } from './plan';
 import { PatternMatcher, parseDockerignore } from './dockerignore';
+import { streamHasher } from './hasher';
 
 const DEFAULT_PATH = 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 const DEFAULT_SHELL = ['/bin/sh', '-c'];
@@ -1095,7 +1096,7 @@ export class Executor {
         // Archives (ADD of a local tar) go through the extractor, whose rules their entries need; the rest is written directly.
         const layer = items.some((it) => it.kind === 'archive')
           ? { tar: () => packTar(all()) }
-          : { fill: (dir: string) => writeEntriesAsLayer(all(), dir, { whiteouts: true }) };
+          : { fill: (dir: string) => writeEntriesAsLayer(all(), dir, { whiteouts: true, hasher: streamHasher() }) };
         await this.commit(st, { run, createdBy, ccCmd, key, layer });
       };
       if (fromKey !== undefined) await this.withView(fromImage, (srcRoot) => make(srcRoot));

@@ -112,6 +112,15 @@ class WorkerHasher implements ContentHasher {
   private used = 0;
   constructor(private readonly w: Worker) {}
 
+  /** Hands the batched bytes on, keeping their order with what follows. */
+  protected flushBatch(): void {
+    this.flush(false);
+  }
+
+  protected postShared(chunk: Buffer): void {
+    this.w.postMessage({ id: this.id, shared: chunk.buffer, off: chunk.byteOffset, len: chunk.length });
+  }
+
   private flush(done: boolean): void {
     if (this.used === 0 && !done) return;
     const data = this.buf.buffer;
@@ -249,6 +258,28 @@ export class ContentArena {
     }, POOL_IDLE_MS);
     poolTimer.unref();
   }
+}
+
+/**
+ * A hasher for a stream of mixed chunks, such as a layer tar made from the
+ * context: chunks in the context's shared memory are hashed by the worker in
+ * place (no copy), others (tar headers, padding) are copied in batches, in
+ * order. The shared chunks must stay untouched until digest() resolves.
+ */
+class StreamHasher extends WorkerHasher {
+  override update(chunk: Buffer): void {
+    if (chunk.buffer instanceof SharedArrayBuffer && chunk.length >= SHARED_MIN) {
+      this.flushBatch();
+      this.postShared(chunk);
+    } else super.update(chunk);
+  }
+}
+const SHARED_MIN = 64 << 10;
+
+/** A hasher for a layer tar stream whose file data may sit in shared memory (see StreamHasher). */
+export function streamHasher(): ContentHasher {
+  const w = getWorker();
+  return w ? new StreamHasher(w) : new InlineHasher();
 }
 
 /** A hasher for content of the given size. */

@@ -38,6 +38,18 @@ function fresh(p: string): void {
   fs.rmSync(p, { recursive: true, force: true });
 }
 
+/** sha256 of the layer's tar bytes; the builder hashes in a worker while this thread writes. */
+export interface LayerHasher {
+  update(chunk: Buffer): void;
+  /** Hex digest. */
+  digest(): Promise<string>;
+}
+
+function inlineHasher(): LayerHasher {
+  const h = createHash('sha256');
+  return { update: (c) => void h.update(c), digest: async () => h.digest('hex') };
+}
+
 export interface TreeLayer {
   diffId: string;
   /** Sum of the file sizes (Docker's DiffSize, as extraction counts it). */
@@ -81,9 +93,9 @@ export function copyTreeAsLayer(src: string, dest: string, opts: CreateTarOption
  * that leaves dest, or a parent that is not a directory made here, or a hard
  * link to anything but a file made here is refused: nothing is followed out.
  */
-export async function writeEntriesAsLayer(entries: AsyncIterable<TarInput> | Iterable<TarInput>, dest: string, opts: { whiteouts?: boolean } = {}): Promise<TreeLayer> {
+export async function writeEntriesAsLayer(entries: AsyncIterable<TarInput> | Iterable<TarInput>, dest: string, opts: { whiteouts?: boolean; hasher?: LayerHasher } = {}): Promise<TreeLayer> {
   const wo = opts.whiteouts ?? false;
-  const hash = createHash('sha256');
+  const hash = opts.hasher ?? inlineHasher();
   const result: TreeLayer = { diffId: '', size: 0, entries: 0 };
   const dirTimes: Array<[string, number]> = [];
   const uid = (e: TarInput): number => e.uid ?? 0;
@@ -232,6 +244,6 @@ export async function writeEntriesAsLayer(entries: AsyncIterable<TarInput> | Ite
   for await (const c of packChunks(laidOut())) hash.update(c);
   // directory times last: creating entries inside changed them
   for (const [p, t] of dirTimes.reverse()) fs.lutimesSync(p, t, t);
-  result.diffId = `sha256:${hash.digest('hex')}`;
+  result.diffId = `sha256:${await hash.digest()}`;
   return result;
 }
