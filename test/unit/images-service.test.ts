@@ -279,3 +279,23 @@ test('createImage with exact config bytes (load) reproduces the same ID elsewher
   for await (const c of regenerated) h.update(c as Buffer);
   assert.equal(`sha256:${h.digest('hex')}`, img.diffIds[0]);
 });
+
+test('restart after a power loss: an image whose layer was never flushed is dropped with the layer; after a mere kill it stays', async () => {
+  const { root, s } = await setup();
+  const kept = await importSimple(s, 'kept', 'one');
+  await s.snapshots.flush();
+  const torn = await importSimple(s, 'torn', 'two');
+  const killed = await importSimple(s, 'killed', 'three');
+  const unsynced = path.join(root, 'snapshots', 'unsynced');
+  const boot = fs.readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
+  const tornLayer = s.get(torn).chainIds[0]!.slice(7);
+  // The torn image's layer as if written before another boot; the killed one's stays of this boot.
+  fs.renameSync(path.join(unsynced, `${tornLayer}.${boot}`), path.join(unsynced, `${tornLayer}.11111111-2222-3333-4444-555555555555`));
+  const s2 = await createImageService({ root, events: () => undefined });
+  assert.equal(s2.get('kept:latest').id, kept);
+  assert.equal(s2.get('killed:latest').id, killed);
+  assert.throws(() => s2.get('torn:latest'), /No such image/);
+  assert.equal(s2.snapshots.hasLayer(`sha256:${tornLayer}`), false);
+  await s2.snapshots.flush();
+  assert.deepEqual(fs.readdirSync(unsynced), []);
+});
