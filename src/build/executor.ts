@@ -812,7 +812,7 @@ export class Executor {
     }
     const snaps = this.deps.images.snapshots;
     const key = `build-${id}`;
-    await snaps.prepare(key, top);
+    await snaps.prepare(key, top, { durable: false }); // scratch: a start after a crash removes it anyway
     try {
       snaps.mount(key, dir);
       try {

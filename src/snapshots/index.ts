@@ -75,8 +75,12 @@ export interface Snapshotter {
   hold(chainId: string | null): () => void;
   /** Deletes a committed layer (its directory is renamed away first, then removed in the background). */
   removeLayer(chainId: string): void;
-  /** Creates a writable snapshot for a container on top of parent (a chain ID, or null = empty). */
-  prepare(key: string, parent: string | null): Promise<void>;
+  /**
+   * Creates a writable snapshot for a container on top of parent (a chain ID,
+   * or null = empty). With durable false (a builder's scratch view, which
+   * the next start removes anyway) nothing is fsynced.
+   */
+  prepare(key: string, parent: string | null, opts?: { durable?: boolean }): Promise<void>;
   /** Parent chain ID of a writable snapshot. */
   parentOf(key: string): string | null;
   /** Mounts key's overlay (all lower layers of its parent chain + its upper) at target (must exist). */
@@ -415,7 +419,7 @@ class OverlaySnapshotter implements Snapshotter {
     fs.promises.rm(tmp, { recursive: true, force: true }).catch((e: unknown) => log.warn('layer removal failed', { dir: tmp, err: e }));
   }
 
-  async prepare(key: string, parent: string | null): Promise<void> {
+  async prepare(key: string, parent: string | null, opts: { durable?: boolean } = {}): Promise<void> {
     checkKey(key);
     if (parent !== null) {
       checkChain(parent);
@@ -434,9 +438,10 @@ class OverlaySnapshotter implements Snapshotter {
       // entries durable together (two fsyncs in parallel, off the event
       // loop), then commit with the rename. Every `docker create` waits on this.
       fs.writeFileSync(path.join(tmp, 'snapshot.json'), JSON.stringify({ parent }));
-      await Promise.all([fsyncPath(path.join(tmp, 'snapshot.json')), fsyncPath(tmp)]);
+      const durable = opts.durable ?? true;
+      if (durable) await Promise.all([fsyncPath(path.join(tmp, 'snapshot.json')), fsyncPath(tmp)]);
       fs.renameSync(tmp, path.join(this.rw, key));
-      await fsyncPath(this.rw);
+      if (durable) await fsyncPath(this.rw);
     } catch (e) {
       this.active.delete(key);
       fs.rmSync(tmp, { recursive: true, force: true });
