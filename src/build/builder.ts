@@ -8,6 +8,7 @@ import { Readable } from 'node:stream';
 import type { ByteSource } from '../common/archive';
 import { invalid } from '../common/errors';
 import { shortId } from '../common/ids';
+import { httpGet, type GetResult } from '../common/http-get';
 import { log } from '../common/log';
 import { familiarString, parseNormalizedNamed, refString, type Reference } from '../common/reference';
 import { parseTimestamp, type Filters } from '../common/filters';
@@ -215,15 +216,14 @@ export class Builder {
     if (remote) {
       if (/^(git@|git:\/\/)|\.git(#.*)?$/.test(remote) || /^github\.com\//.test(remote)) throw invalid(`git build contexts are not supported: ${remote}`);
       if (!/^https?:\/\//i.test(remote)) throw invalid(`unable to prepare context: unsupported remote context: ${remote}`);
-      let res: Response;
+      let res: GetResult;
       try {
-        res = await fetch(remote, { redirect: 'follow', signal: AbortSignal.timeout(120_000) });
+        res = await httpGet(remote, { signal: AbortSignal.timeout(120_000) });
       } catch (e) {
-        const cause = (e as { cause?: { message?: string } }).cause;
-        throw invalid(`unable to prepare context: failed to GET ${remote}: ${cause?.message ?? (e as Error).message}`);
+        throw invalid(`unable to prepare context: failed to GET ${remote}: ${(e as Error).message}`);
       }
-      if (!res.ok) throw invalid(`unable to prepare context: failed to GET ${remote} with status ${res.status} ${res.statusText}`);
-      const data = Buffer.from(await res.arrayBuffer());
+      if (res.status < 200 || res.status > 299) throw invalid(`unable to prepare context: failed to GET ${remote} with status ${res.status} ${res.statusText}`);
+      const data = res.body;
       const s = await sniff(Readable.from([data]));
       if (s.kind === 'tar') return BuildContext.receive(s.stream, opts);
       return BuildContext.fromFiles({ Dockerfile: data }, opts);

@@ -14,6 +14,7 @@ import { packTar, type ByteSource, type TarInput } from '../common/archive';
 import { copyTreeAsLayer, writeEntriesAsLayer } from '../snapshots/tree-layer';
 import { notFound } from '../common/errors';
 import { shortId } from '../common/ids';
+import { httpGet, type GetResult } from '../common/http-get';
 import { log } from '../common/log';
 import { parseNormalizedNamed, familiarString } from '../common/reference';
 import {
@@ -1105,25 +1106,29 @@ export class Executor {
   }
 
   private async download(url: string, intoDir: boolean): Promise<CopyItem> {
-    let res: Response;
+    let res: GetResult;
     const timeout = AbortSignal.timeout(120_000);
     const signal = AbortSignal.any([this.signal, timeout]);
     try {
-      res = await fetch(url, { redirect: 'follow', signal });
+      res = await httpGet(url, { signal });
     } catch (e) {
-      const cause = (e as { cause?: { code?: string; message?: string } }).cause;
-      const why = cause?.message ?? (e as Error).message;
-      throw new StepError(`ADD failed: failed to GET ${url}: ${why}`);
+      throw new StepError(`ADD failed: failed to GET ${url}: ${(e as Error).message}`);
     }
-    if (!res.ok) throw new StepError(`ADD failed: failed to GET ${url} with status ${res.status} ${res.statusText}`);
-    const data = Buffer.from(await res.arrayBuffer());
-    const lm = res.headers.get('last-modified');
+    if (res.status < 200 || res.status > 299) throw new StepError(`ADD failed: failed to GET ${url} with status ${res.status} ${res.statusText}`);
+    const data = res.body;
+    const lm = res.header('last-modified');
     const mtime = lm && !Number.isNaN(Date.parse(lm)) ? Math.floor(Date.parse(lm) / 1000) : Math.floor(Date.now() / 1000);
     let name = '';
     try {
       name = decodeURIComponent(path.posix.basename(new URL(url).pathname));
     } catch {
       name = '';
+    }
+    if (!name) {
+      // Then the server's Content-Disposition filename, as moby's builder does (a base name only).
+      const m = /filename="?([^";]+)"?/i.exec(res.header('content-disposition') ?? '');
+      const f = m?.[1] ? path.posix.basename(m[1].trim()) : '';
+      if (f && f !== '.' && f !== '..') name = f;
     }
     if (!name && intoDir) throw new StepError(`ADD failed: cannot determine filename from url: ${url}`);
     return { kind: 'data', name: name || 'download', data, mode: 0o600, mtime };

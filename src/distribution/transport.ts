@@ -7,6 +7,7 @@ import { createHash } from 'node:crypto';
 import * as http from 'node:http';
 import * as https from 'node:https';
 import { Readable } from 'node:stream';
+import { trustedRoots } from '../common/tls-roots';
 
 export interface TlsOptions {
   /** PEM CA certificates trusted in addition to the system roots. */
@@ -61,7 +62,8 @@ function agentFor(url: URL, tls: TlsOptions | undefined): http.Agent {
       ? new https.Agent({
         ...common,
         rejectUnauthorized: tls?.rejectUnauthorized ?? true,
-        ...(tls?.ca && tls.ca.length ? { ca: [...tlsRootCertificates(), ...tls.ca.map((c) => c.toString())] } : {}),
+        // The system's roots as Docker trusts them, and a registry's own CAs (certs.d) on top.
+        ca: [...trustedRoots(), ...(tls?.ca ?? []).map((c) => c.toString())],
         ...(tls?.cert ? { cert: tls.cert } : {}),
         ...(tls?.key ? { key: tls.key } : {}),
       })
@@ -76,12 +78,6 @@ function fingerprint(bufs: Buffer[]): string {
   const h = createHash('sha256');
   for (const b of bufs) h.update(b);
   return h.digest('hex');
-}
-
-function tlsRootCertificates(): string[] {
-  // Extra CAs add to the system roots, as Docker's certs.d does.
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  return [...(require('node:tls') as typeof import('node:tls')).rootCertificates];
 }
 
 /** Go's method spelling in url.Error ("Get", "Head", ...). */

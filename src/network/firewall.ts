@@ -284,12 +284,15 @@ export class Nft {
     if (!text.trim()) return Promise.resolve();
     return new Promise((resolve, reject) => {
       this.queue.push({ text, resolve, reject });
-      if (!this.running) void this.drain();
+      if (!this.running) {
+        // Started after the current task, so scripts applied in one go share a transaction.
+        this.running = true;
+        queueMicrotask(() => void this.drain());
+      }
     });
   }
 
   private async drain(): Promise<void> {
-    this.running = true;
     try {
       while (this.queue.length) {
         const jobs = this.queue.splice(0);

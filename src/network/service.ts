@@ -281,6 +281,8 @@ export class NetworkService {
       }
     }
     setSysctl('net/ipv4/ip_forward', '1');
+    // The rulesets name interfaces (iifname/oifname), so they load while the bridges are made: both at once.
+    const firewall = this.setUpFirewall();
     const links = await listLinks().catch((e: unknown) => { log.error('cannot list links', { err: e }); return [] as LinkInfo[]; });
     const lines: string[] = [];
     for (const n of this.bridges()) lines.push(...bridgeLines(n.bridge, this.bridgeMac(n), this.gatewayCidrs(n), n.mtu, links.find((l) => l.ifname === n.bridge)));
@@ -288,25 +290,24 @@ export class NetworkService {
     for (const n of this.bridges()) this.bridgeSysctls(n);
     const lines6 = this.bridges().flatMap((n) => this.bridgeLines6(n));
     if (lines6.length) await ipBatch(lines6).catch((e: unknown) => log.error('cannot set up IPv6 on the bridges', { err: e }));
-    try {
-      await this.nft.apply(hostRuleset(this.fwNets(), []));
-      this.firewallReady = true;
-    } catch (e) {
-      log.error('nftables unavailable: published ports fall back to the in-process proxy (TCP only), no masquerading', { err: e });
-    }
-    try {
-      await this.nft.apply(bridgeRuleset(this.fwNets()));
-      this.bridgeFwReady = true;
-    } catch (e) {
-      log.error('nftables bridge family unavailable: networks with enable_icc=false cannot be isolated', { err: e });
-    }
-    try {
-      await this.nft.apply(ip6Ruleset(this.fwNets()));
-      this.ip6FwReady = true;
-    } catch (e) {
-      log.error('nftables ip6 family unavailable: IPv6 networks are neither masqueraded nor isolated', { err: e });
-    }
+    await firewall;
     for (const n of this.bridges()) if (n.hasDns) await this.startDns(n);
+  }
+
+  /** Loads the three tables; queued together, they go to nft in one transaction (one by one only if that fails). */
+  private async setUpFirewall(): Promise<void> {
+    const nets = this.fwNets();
+    const [host, bridge, ip6] = await Promise.allSettled([
+      this.nft.apply(hostRuleset(nets, [])),
+      this.nft.apply(bridgeRuleset(nets)),
+      this.nft.apply(ip6Ruleset(nets)),
+    ]);
+    if (host.status === 'fulfilled') this.firewallReady = true;
+    else log.error('nftables unavailable: published ports fall back to the in-process proxy (TCP only), no masquerading', { err: host.reason });
+    if (bridge.status === 'fulfilled') this.bridgeFwReady = true;
+    else log.error('nftables bridge family unavailable: networks with enable_icc=false cannot be isolated', { err: bridge.reason });
+    if (ip6.status === 'fulfilled') this.ip6FwReady = true;
+    else log.error('nftables ip6 family unavailable: IPv6 networks are neither masqueraded nor isolated', { err: ip6.reason });
   }
 
   /** After the container service restored the running containers: drop what nobody claimed. */
