@@ -324,7 +324,7 @@ export class Puller {
     let blobStored = false;
     try {
       tmp = images.snapshots.createTemp();
-      job = startUnpack({ ingest, expectedSize: d.size, gzip: /gzip/.test(d.mediaType), tmp, parent });
+      job = startUnpack({ ingest, expectedSize: d.size, tmp, parent });
       const src: AsyncIterable<Buffer> = local ? images.content.createReadStream(d.digest) : resumableBlob(repo, d, {
         maxAttempts: this.d.cfg.maxDownloadAttempts,
         signal,

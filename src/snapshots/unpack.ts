@@ -18,15 +18,12 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { decompress, extractTar } from '../common/archive';
-import { gunzip } from '../common/gunzip';
 
 export interface UnpackJob {
   /** Ingest file to create (O_EXCL) for the compressed blob; null when the blob is already stored. */
   ingest: string | null;
   /** The descriptor's size: more bytes than this fail at once (a hostile endless stream). */
   expectedSize: number;
-  /** gzip by the media type (decoded with big output chunks); otherwise detected by magic. */
-  gzip: boolean;
   /** Snapshot temp dir (holds fs/; layer.json is written beside it). */
   tmp: string;
   parent: string | null;
@@ -83,8 +80,8 @@ export async function runUnpack(src: ChunkQueue, job: UnpackJob, onConsumed: (n:
         onConsumed(c.length);
       }
     }
-    // gzip by the media type (1 MiB output chunks: few trips through hashing and the tar reader); else by magic: zstd, uncompressed, or gzip under another name.
-    const plain: AsyncIterable<Buffer> = job.gzip ? gunzip(compressed(), { zlibChunkSize: 1 << 20 }) : await decompress(compressed());
+    // By magic, whatever the media type says, as Docker's DecompressStream: gzip (the native decoder), zstd, or none.
+    const plain = await decompress(compressed());
     async function* hashed(): AsyncGenerator<Buffer> {
       for await (const c of plain) {
         phash.update(c);

@@ -37,7 +37,7 @@ if (fs.existsSync(WORKER)) modes.push(['worker', WORKER]);
 function job(root: string, over: Partial<UnpackJob> = {}): UnpackJob {
   const t = path.join(root, 'tmp-x');
   fs.mkdirSync(path.join(t, 'fs'), { recursive: true });
-  return { ingest: path.join(root, 'ingest'), expectedSize: 1 << 30, gzip: true, tmp: t, parent: null, ...over };
+  return { ingest: path.join(root, 'ingest'), expectedSize: 1 << 30, tmp: t, parent: null, ...over };
 }
 
 /** Feeds data in small chunks (so a job sees many messages). */
@@ -67,11 +67,11 @@ for (const [mode, worker] of modes) {
     assert.deepEqual(JSON.parse(fs.readFileSync(path.join(j.tmp, 'layer.json'), 'utf8')), { parent: j.parent, diffId: sha(tar), size: 100_000 });
   });
 
-  test(`${mode}: an uncompressed layer (by magic) and no ingest file for a stored blob`, async () => {
+  test(`${mode}: an uncompressed layer (by magic, whatever the media type) and no ingest file for a stored blob`, async () => {
     useUnpackWorker(worker);
     const tar = await tarBuf([file('a', 'hello')]);
     const root = tmp();
-    const j = job(root, { gzip: false, ingest: null });
+    const j = job(root, { ingest: null });
     const r = await feed(j, tar, 1000);
     assert.equal(r.digest, sha(tar));
     assert.equal(r.diffId, sha(tar));
@@ -155,7 +155,7 @@ test('a finished job commits through the content store and the snapshotter', asy
   const gz = gzipSync(tar);
   const ingest = content.ingestPath();
   const t = snaps.createTemp();
-  const r = await feed({ ingest, expectedSize: gz.length, gzip: true, tmp: t, parent: null }, gz);
+  const r = await feed({ ingest, expectedSize: gz.length, tmp: t, parent: null }, gz);
   content.adopt(ingest, r.digest);
   assert.equal(content.has(sha(gz)), true);
   await snaps.commitTemp(t, { chainId: r.diffId, parent: null, diffId: r.diffId, size: r.size });
