@@ -177,6 +177,8 @@ export class Builder {
         throw e;
       }
       const t2 = Date.now();
+      // The steps' images were written without fsyncs (a power loss only costs cache); the result is made durable.
+      this.deps.images.persist(img.id);
       out.aux({ ID: img.id });
       out.stream(`Successfully built ${shortId(img.id)}\n`);
       const shown: string[] = [];

@@ -731,7 +731,7 @@ export class Executor {
         history: [...hist, next], rootfs: { type: 'layers', diff_ids: [] },
       };
       return this.deps.images.createImage({
-        config, base: layers ? (src.chainIds[layers - 1] ?? null) : null, layers: [],
+        config, base: layers ? (src.chainIds[layers - 1] ?? null) : null, layers: [], durable: false,
         ...(st.image ? { parent: st.image.id } : {}),
       });
     }
@@ -763,13 +763,13 @@ export class Executor {
       // No tar made and parsed again: the layer directory is written as its tar is hashed (snapshots/tree-layer.ts).
       const made = await this.deps.images.snapshots.importTree(base, layer.fill);
       try {
-        img = await this.deps.images.createImage({ config, base: made.chainId, layers: [], ...(parentId ? { parent: parentId } : {}) });
+        img = await this.deps.images.createImage({ config, base: made.chainId, layers: [], durable: false, ...(parentId ? { parent: parentId } : {}) });
       } finally {
         made.release();
       }
     } else {
       img = await this.deps.images.createImage({
-        config, base, layers: layer ? [{ tar: layer.tar(), storeBlob: false }] : [], ...(parentId ? { parent: parentId } : {}),
+        config, base, layers: layer ? [{ tar: layer.tar(), storeBlob: false }] : [], durable: false, ...(parentId ? { parent: parentId } : {}),
       });
     }
     const size = c.layer && img.chainIds.length ? this.layerSize(img.chainIds[img.chainIds.length - 1] as string) : 0;
@@ -922,7 +922,7 @@ export class Executor {
   /** RUN needs an image to start from: FROM scratch with nothing committed yet gets an empty one (always the same). */
   private async ensureImage(st: State): Promise<void> {
     if (st.image) return;
-    const img = await this.deps.images.createImage({ config: { ...st.config, config: st.run, created: '1970-01-01T00:00:00Z', history: [] }, base: null, layers: [] });
+    const img = await this.deps.images.createImage({ config: { ...st.config, config: st.run, created: '1970-01-01T00:00:00Z', history: [] }, base: null, layers: [], durable: false });
     st.image = img;
   }
 

@@ -13,13 +13,13 @@ export function fsyncDir(dir: string): void {
   }
 }
 
-export function writeFileAtomic(file: string, data: string | Uint8Array, mode = 0o644): void {
+export function writeFileAtomic(file: string, data: string | Uint8Array, mode = 0o644, durable = true): void {
   const dir = path.dirname(file);
   const tmp = path.join(dir, `.${path.basename(file)}.${randomBytes(6).toString('hex')}.tmp`);
   const fd = fs.openSync(tmp, 'w', mode);
   try {
     fs.writeSync(fd, typeof data === 'string' ? Buffer.from(data) : data);
-    fs.fsyncSync(fd);
+    if (durable) fs.fsyncSync(fd);
   } finally {
     fs.closeSync(fd);
   }
@@ -29,11 +29,28 @@ export function writeFileAtomic(file: string, data: string | Uint8Array, mode = 
     fs.rmSync(tmp, { force: true });
     throw e;
   }
-  fsyncDir(dir);
+  if (durable) fsyncDir(dir);
 }
 
-export function writeJsonAtomic(file: string, value: unknown): void {
-  writeFileAtomic(file, JSON.stringify(value));
+/**
+ * Writes JSON atomically (temp file + rename), durably by default. With
+ * durable false the file is still replaced whole or not at all, but a power
+ * loss may leave it empty (a reader must treat that as absent); fsyncFile
+ * makes it durable later.
+ */
+export function writeJsonAtomic(file: string, value: unknown, durable = true): void {
+  writeFileAtomic(file, JSON.stringify(value), 0o644, durable);
+}
+
+/** fsyncs a file and its directory (what a durable writeFileAtomic does after the write). */
+export function fsyncFile(file: string): void {
+  const fd = fs.openSync(file, 'r');
+  try {
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+  fsyncDir(path.dirname(file));
 }
 
 /** Reads and parses JSON; undefined when the file does not exist. */

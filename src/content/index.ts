@@ -8,7 +8,7 @@ import { createHash, randomBytes, type Hash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Readable } from 'node:stream';
-import { fsyncDir } from '../common/atomic-fs';
+import { fsyncDir, fsyncFile } from '../common/atomic-fs';
 import { invalid, notFound } from '../common/errors';
 
 export interface Expected {
@@ -31,8 +31,14 @@ export interface ContentWriter {
 
 export interface ContentStore {
   readonly root: string;
-  /** Stores a stream or buffer; verifies against expected when given. */
-  put(data: NodeJS.ReadableStream | AsyncIterable<Uint8Array> | Uint8Array, expected?: Expected): Promise<Descriptor>;
+  /**
+   * Stores a stream or buffer; verifies against expected when given. A buffer
+   * stored with durable false is not fsynced (a power loss may leave the blob
+   * empty; persist() makes it durable later).
+   */
+  put(data: NodeJS.ReadableStream | AsyncIterable<Uint8Array> | Uint8Array, expected?: Expected, opts?: { durable?: boolean }): Promise<Descriptor>;
+  /** fsyncs a stored blob and its directory. */
+  persist(digest: string): void;
   writer(expected?: Expected): Promise<ContentWriter>;
   /**
    * Passes src through unchanged while storing a copy: for consumers that also
@@ -171,13 +177,19 @@ class LocalContentStore implements ContentStore {
     return new Writer(this, fh, tmp, expected);
   }
 
-  async put(data: NodeJS.ReadableStream | AsyncIterable<Uint8Array> | Uint8Array, expected: Expected = {}): Promise<Descriptor> {
+  async put(data: NodeJS.ReadableStream | AsyncIterable<Uint8Array> | Uint8Array, expected: Expected = {}, opts: { durable?: boolean } = {}): Promise<Descriptor> {
     if (data instanceof Uint8Array) {
       // Small blobs (configs, manifests): skip the copy when it is already stored.
       const digest = sha256(data);
       if (expected.digest !== undefined && digest !== expected.digest) throw invalid(`unexpected content digest ${digest}, expected ${expected.digest}`);
       if (expected.size !== undefined && data.length !== expected.size) throw invalid(`unexpected content size ${data.length}, expected ${expected.size}`);
       if (this.has(digest)) return { digest, size: data.length };
+      if (opts.durable === false) {
+        const tmp = this.ingestPath(); // a crash leaves it for cleanupIngest
+        fs.writeFileSync(tmp, data, { mode: 0o644, flag: 'wx' });
+        fs.renameSync(tmp, this.path(digest));
+        return { digest, size: data.length };
+      }
     }
     const w = await this.writer(expected);
     try {
@@ -200,6 +212,10 @@ class LocalContentStore implements ContentStore {
       }
     }
     return { stream: stream(), commit: () => w.commit(), abort: () => w.abort() };
+  }
+
+  persist(digest: string): void {
+    fsyncFile(this.path(checkDigest(digest)));
   }
 
   ingestPath(): string {

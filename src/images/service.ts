@@ -13,7 +13,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Readable } from 'node:stream';
 import { createTar, decompress, type ByteSource } from '../common/archive';
-import { readJson, writeJsonAtomic, cleanTempFiles } from '../common/atomic-fs';
+import { readJson, writeJsonAtomic, cleanTempFiles, fsyncFile } from '../common/atomic-fs';
 import { conflict, invalid, isEngineError, notFound, type EngineError } from '../common/errors';
 import type { EventSink } from '../common/events';
 import { checkFilterKeys, matchLabels, parseTimestamp, type Filters } from '../common/filters';
@@ -85,6 +85,12 @@ export interface CreateImageOptions {
   parent?: string;
   /** References to tag the image with (any user form); emits `tag` events. */
   tags?: string[];
+  /**
+   * false for a builder's intermediate images: the record and config are not
+   * fsynced (after a power loss they may be empty and are then dropped at
+   * start, like a lost cache entry); persist() makes one durable.
+   */
+  durable?: boolean;
 }
 
 export interface RemoveOptions {
@@ -110,6 +116,8 @@ export interface ImageService {
   importTar(body: ByteSource, opts: ImportOptions): Promise<string>;
   /** Creates an image from a config and layers (commit, build, load). */
   createImage(opts: CreateImageOptions): Promise<ImageRecord>;
+  /** Makes an image created with durable false durable (its config and record fsynced). */
+  persist(id: string): void;
   /** GET /images/json items. */
   list(opts: { all?: boolean; filters: Filters; containersUsing?: (id: string) => number; digests?: boolean }): unknown[];
   /** GET /images/{name}/json */
@@ -274,8 +282,15 @@ class Images implements ImageService {
     writeJsonAtomic(this.reposFile, { Repositories: Object.fromEntries(this.refs) });
   }
 
-  private saveMeta(meta: MetaFile): void {
-    writeJsonAtomic(path.join(this.metaDir, `${meta.id.slice(7)}.json`), meta);
+  private saveMeta(meta: MetaFile, durable = true): void {
+    writeJsonAtomic(path.join(this.metaDir, `${meta.id.slice(7)}.json`), meta, durable);
+  }
+
+  persist(id: string): void {
+    const img = this.images.get(id);
+    if (!img) throw notFound(`No such image: ${id}`);
+    this.content.persist(id);
+    fsyncFile(path.join(this.metaDir, `${id.slice(7)}.json`));
   }
 
   // ---------- lookup ----------
@@ -418,18 +433,22 @@ class Images implements ImageService {
         bytes = serializeImageConfig({ ...c, rootfs: { type: 'layers', diff_ids: diffIds } });
         config = parseImageConfig(bytes);
       }
-      const { digest: id } = await this.content.put(bytes);
+      const durable = opts.durable ?? true;
+      const { digest: id } = await this.content.put(bytes, {}, { durable });
       let img = this.images.get(id);
       if (!img) {
         const meta: MetaFile = { id, layers };
         if (opts.parent && opts.parent !== id) meta.parent = opts.parent;
-        this.saveMeta(meta);
+        this.saveMeta(meta, durable);
         img = this.makeImg(meta, config);
         this.images.set(id, img);
-      } else if (img.meta.layers.some((l, i) => !l.blob && layers[i]?.blob)) {
-        // Same image again, now with layer blobs we did not have: keep them.
-        img.meta.layers = img.meta.layers.map((l, i) => l.blob ? l : { ...l, ...(layers[i]?.blob ? { blob: layers[i]?.blob } : {}) });
-        this.saveMeta(img.meta);
+      } else {
+        if (img.meta.layers.some((l, i) => !l.blob && layers[i]?.blob)) {
+          // Same image again, now with layer blobs we did not have: keep them.
+          img.meta.layers = img.meta.layers.map((l, i) => l.blob ? l : { ...l, ...(layers[i]?.blob ? { blob: layers[i]?.blob } : {}) });
+          this.saveMeta(img.meta, durable);
+        }
+        if (durable) this.persist(id); // it may have been made by a build, not durably
       }
       for (const r of tags) this.addTag(id, r);
       return this.record(img);

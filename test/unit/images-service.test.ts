@@ -299,3 +299,20 @@ test('restart after a power loss: an image whose layer was never flushed is drop
   await s2.snapshots.flush();
   assert.deepEqual(fs.readdirSync(unsynced), []);
 });
+
+test('images made without fsyncs (build steps) that a power loss left empty are dropped at start; persist() makes one durable', async () => {
+  const { root, s } = await setup();
+  const base = await importSimple(s, 'base', 'b');
+  const a = await s.createImage({ config: childConfig(s, base, 'RUN a'), base: s.get(base).chainIds[0]!, parent: base, durable: false });
+  const b = await s.createImage({ config: childConfig(s, a.id, 'RUN b'), base: a.chainIds[0]!, parent: a.id, durable: false });
+  s.persist(b.id);
+  s.tag(a.id, 'inter:1');
+  // What a power loss may leave of a's unsynced files: empty ones.
+  fs.truncateSync(path.join(root, 'images', 'meta', `${a.id.slice(7)}.json`), 0);
+  fs.truncateSync(s.content.path(a.id), 0);
+  const s2 = await createImageService({ root, events: () => undefined });
+  assert.throws(() => s2.get(a.id), /No such image/);
+  assert.throws(() => s2.get('inter:1'), /No such image/);
+  assert.equal(s2.get(b.id).id, b.id);
+  assert.equal(s2.content.has(a.id), false, 'the empty config blob is collected');
+});
