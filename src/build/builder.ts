@@ -154,7 +154,7 @@ export class Builder {
       if (!/^(linux\/)?(amd64|x86_64|arm64|aarch64|386|arm)(\/v\d)?$|^linux$/.test(p)) throw invalid(`"${opts.platform}": unknown operating system or architecture: invalid argument`);
     }
     const t0 = Date.now();
-    const ctx = await this.receive(body, signal, remote);
+    const ctx = await this.receive(body, signal, remote, !opts.noCache);
     const t1 = Date.now();
     try {
       const df = await this.loadDockerfile(ctx, opts.dockerfile);
@@ -213,8 +213,8 @@ export class Builder {
     await pull({ fromImage, tag, authHeader }, progress, signal ?? new AbortController().signal);
   }
 
-  private async receive(body: ByteSource, signal: AbortSignal | undefined, remote: string | undefined): Promise<BuildContext> {
-    const opts = { spoolDir: path.join(this.root, 'tmp'), ...(this.deps.contextMemoryLimit !== undefined ? { memoryLimit: this.deps.contextMemoryLimit } : {}), ...(signal ? { signal } : {}) };
+  private async receive(body: ByteSource, signal: AbortSignal | undefined, remote: string | undefined, hashOnArrival: boolean): Promise<BuildContext> {
+    const opts = { spoolDir: path.join(this.root, 'tmp'), hashOnArrival, ...(this.deps.contextMemoryLimit !== undefined ? { memoryLimit: this.deps.contextMemoryLimit } : {}), ...(signal ? { signal } : {}) };
     if (remote) {
       if (/^(git@|git:\/\/)|\.git(#.*)?$/.test(remote) || /^github\.com\//.test(remote)) throw invalid(`git build contexts are not supported: ${remote}`);
       if (!/^https?:\/\//i.test(remote)) throw invalid(`unable to prepare context: unsupported remote context: ${remote}`);

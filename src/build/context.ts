@@ -12,7 +12,7 @@ import { decompress, readTar, type ByteSource } from '../common/archive';
 import { invalid } from '../common/errors';
 import { log } from '../common/log';
 import { globToRegExp, PatternMatcher, parseDockerignore } from './dockerignore';
-import { ContentArena, contentHasher, type ContentHasher } from './hasher';
+import { ContentArena, contentHasher, streamHasher, type ContentHasher } from './hasher';
 
 export type CtxType = 'file' | 'dir' | 'symlink';
 
@@ -42,6 +42,12 @@ export interface ReceiveOptions {
   spoolDir: string;
   /** Bytes of file data kept in memory before spilling (default 256 MiB). */
   memoryLimit?: number;
+  /**
+   * Hash file content as it arrives (default), so COPY's cache key is ready;
+   * false for --no-cache, where a checksum is made only for the files a COPY
+   * uses, while its layer is written (contentHash).
+   */
+  hashOnArrival?: boolean;
   signal?: AbortSignal;
 }
 
@@ -181,22 +187,25 @@ export class BuildContext {
           // Content is hashed as it arrives: the upload is the slow part, and
           // COPY's cache key needs the checksum before anything else.
           const node: CtxNode = { ...base, type: 'file', size: h.size };
-          let sha: Promise<string>;
+          const eager = this.opts.hashOnArrival ?? true;
+          let sha: Promise<string> | undefined;
           if (this.memory + h.size <= limit) {
-            const stored = await this.arena.store(e.body, h.size);
+            const stored = await this.arena.store(e.body, h.size, eager);
             this.memory += h.size;
             node.chunks = stored.chunks;
             sha = stored.digest;
           } else {
-            const hash = contentHasher(h.size);
+            const hash = eager ? contentHasher(h.size) : undefined;
             node.offset = await this.spool(e.body, hash);
-            sha = hash.digest();
+            sha = hash?.digest();
           }
-          const digest = sha.then((hex) => {
-            node.sha = hex;
-          });
-          digest.catch(() => undefined); // awaited below; never an unhandled rejection if reading fails first
-          digests.push(digest);
+          if (sha) {
+            const digest = sha.then((hex) => {
+              node.sha = hex;
+            });
+            digest.catch(() => undefined); // awaited below; never an unhandled rejection if reading fails first
+            digests.push(digest);
+          }
           this.add(node);
           break;
         }
@@ -212,7 +221,7 @@ export class BuildContext {
     log.debug('build context received', { entries: this.nodes.size - 1, bytes: this.memory + this.spoolSize, readMs, hashWaitMs: Date.now() - t0 - readMs });
   }
 
-  private async spool(body: AsyncIterable<Buffer>, hash: ContentHasher): Promise<number> {
+  private async spool(body: AsyncIterable<Buffer>, hash: ContentHasher | undefined): Promise<number> {
     if (this.spoolFd === undefined) {
       fs.mkdirSync(this.opts.spoolDir, { recursive: true, mode: 0o700 });
       this.spoolFile = path.join(this.opts.spoolDir, `context-${process.pid}-${Date.now()}-${Math.random().toString(16).slice(2)}`);
@@ -221,7 +230,7 @@ export class BuildContext {
     const start = this.spoolSize;
     const fd = this.spoolFd;
     for await (const c of body) {
-      hash.update(c);
+      hash?.update(c);
       let off = 0;
       while (off < c.length) {
         const n = await new Promise<number>((resolve, reject) => fs.write(fd, c, off, c.length - off, this.spoolSize, (err, w) => (err ? reject(err) : resolve(w))));
@@ -363,12 +372,12 @@ export class BuildContext {
     return Buffer.concat(parts);
   }
 
-  /** sha256 hex of a file's content (cached). */
+  /** sha256 hex of a file's content (cached); a big file's is computed on a hash worker. */
   async contentHash(n: CtxNode): Promise<string> {
     if (n.sha) return n.sha;
-    const h = createHash('sha256');
+    const h = n.size >= 1 << 20 ? streamHasher(0) : contentHasher(n.size);
     for await (const c of this.body(n)) h.update(c);
-    n.sha = h.digest('hex');
+    n.sha = await h.digest();
     return n.sha;
   }
 

@@ -173,7 +173,7 @@ interface CommitSpec {
    * or as a tar stream that is extracted (kept for ADD of local archives, whose
    * entries need the extractor's rules).
    */
-  layer?: { fill: (dir: string) => Promise<{ diffId: string; size: number }> } | { tar: () => ByteSource };
+  layer?: { fill: (dir: string) => Promise<{ diffId: string; size: number }> } | { tar: () => ByteSource } | { made: { chainId: string; release: () => void } };
   containerId?: string;
   author?: string;
   key: string;
@@ -759,7 +759,13 @@ export class Executor {
     const base = st.image ? (st.image.chainIds[st.image.chainIds.length - 1] ?? null) : null;
     let img: ImageRecord;
     const layer = c.layer;
-    if (layer && 'fill' in layer) {
+    if (layer && 'made' in layer) {
+      try {
+        img = await this.deps.images.createImage({ config, base: layer.made.chainId, layers: [], durable: false, ...(parentId ? { parent: parentId } : {}) });
+      } finally {
+        layer.made.release();
+      }
+    } else if (layer && 'fill' in layer) {
       // No tar made and parsed again: the layer directory is written as its tar is hashed (snapshots/tree-layer.ts).
       const made = await this.deps.images.snapshots.importTree(base, layer.fill);
       try {
@@ -1059,7 +1065,9 @@ export class Executor {
         else items.push(it);
       }
     }
-    const checksum = await sourcesChecksum(this.ctx, items, fromKey);
+    // With --no-cache the sources' checksum is only for the history entry: it is computed while the layer is written.
+    const checksumP = sourcesChecksum(this.ctx, items, fromKey);
+    checksumP.catch(() => undefined); // awaited below
     const flags = [
       ...(fromKey !== undefined ? [`--from=${fromKey === 'scratch' ? 'scratch' : shortId(fromKey)}`] : []),
       ...(chownSpec ? [`--chown=${chownSpec}`] : []),
@@ -1067,12 +1075,17 @@ export class Executor {
       ...(ins.exclude ?? []).map((e) => `--exclude=${x(e)}`),
       ...(ins.parents ? ['--parents'] : []),
     ];
-    const comment = `${cmd} ${flags.map((f) => `${f} `).join('')}${checksum} in ${dest} `;
     const run = clone(st.run);
-    const ccCmd = [...this.shell(run), `#(nop) ${comment}`];
-    const createdBy = ccCmd.join(' ');
-    const key = cacheKey(st.image?.id ?? '', createdBy, { fromKey: fromKey ?? null, paths: fromKey !== undefined ? paths : null });
-    if (await this.probe(st, key, createdBy, run)) return;
+    const describe = (checksum: string): { ccCmd: string[]; createdBy: string; key: string } => {
+      const comment = `${cmd} ${flags.map((f) => `${f} `).join('')}${checksum} in ${dest} `;
+      const ccCmd = [...this.shell(run), `#(nop) ${comment}`];
+      const createdBy = ccCmd.join(' ');
+      return { ccCmd, createdBy, key: cacheKey(st.image?.id ?? '', createdBy, { fromKey: fromKey ?? null, paths: fromKey !== undefined ? paths : null }) };
+    };
+    if (!this.opts.noCache) {
+      const d = describe(await checksumP);
+      if (await this.probe(st, d.key, d.createdBy, run)) return;
+    }
 
     await this.withView(st.image, async (destRoot) => {
       let chown: Identity | undefined;
@@ -1094,11 +1107,23 @@ export class Executor {
           yield* entries;
           yield* gen;
         }
-        // Archives (ADD of a local tar) go through the extractor, whose rules their entries need; the rest is written directly.
-        const layer = items.some((it) => it.kind === 'archive')
-          ? { tar: () => packTar(all()) }
-          : { fill: (dir: string) => writeEntriesAsLayer(all(), dir, { whiteouts: true, hasher: streamHasher() }) };
-        await this.commit(st, { run, createdBy, ccCmd, key, layer });
+        // Archives (ADD of a local tar) go through the extractor, whose rules their entries need.
+        if (items.some((it) => it.kind === 'archive')) {
+          await this.commit(st, { run, ...describe(await checksumP), layer: { tar: () => packTar(all()) } });
+          return;
+        }
+        // The rest is written directly, hashed in a worker of its own (the checksum may still be on the other).
+        const base = st.image ? (st.image.chainIds[st.image.chainIds.length - 1] ?? null) : null;
+        const [sum, made] = await Promise.allSettled([
+          checksumP,
+          this.deps.images.snapshots.importTree(base, (dir) => writeEntriesAsLayer(all(), dir, { whiteouts: true, hasher: streamHasher(1) })),
+        ]);
+        if (made.status === 'rejected') throw made.reason;
+        if (sum.status === 'rejected') {
+          made.value.release();
+          throw sum.reason;
+        }
+        await this.commit(st, { run, ...describe(sum.value), layer: { made: made.value } });
       };
       if (fromKey !== undefined) await this.withView(fromImage, (srcRoot) => make(srcRoot));
       else await make(undefined);

@@ -38,32 +38,46 @@ export interface ContentHasher {
   digest(): Promise<string>;
 }
 
-let worker: Worker | null | undefined;
-/** Batch buffers the worker has handed back (no allocation per megabyte in steady state). */
+/**
+ * Two hash workers: the context's files hash on the first, layer tars made by
+ * COPY on the second, so a --no-cache COPY computes its sources' checksum and
+ * its layer's digest at once. Each is started on first use.
+ */
+interface Slot {
+  worker: Worker | null | undefined;
+  waiting: Map<number, { resolve: (hex: string) => void; reject: (e: Error) => void }>;
+}
+const slots: Slot[] = [{ worker: undefined, waiting: new Map() }, { worker: undefined, waiting: new Map() }];
+/** Batch buffers the workers have handed back (no allocation per megabyte in steady state). */
 const pool: ArrayBuffer[] = [];
 const POOL_MAX = 16;
-const waiting = new Map<number, { resolve: (hex: string) => void; reject: (e: Error) => void }>();
 let nextId = 1;
 
-/** Waits for a digest; the worker keeps the process alive only while digests are awaited. */
-function expect(id: number, resolve: (hex: string) => void, reject: (e: Error) => void): void {
-  waiting.set(id, { resolve, reject });
-  if (waiting.size === 1) worker?.ref();
+/** Waits for a digest; a worker keeps the process alive only while digests are awaited. */
+function expect(w: Worker, id: number, resolve: (hex: string) => void, reject: (e: Error) => void): void {
+  const slot = slots.find((s) => s.worker === w);
+  if (!slot) {
+    reject(new Error('hash worker exited'));
+    return;
+  }
+  slot.waiting.set(id, { resolve, reject });
+  if (slot.waiting.size === 1) w.ref();
 }
 
-function settled(): void {
-  if (waiting.size === 0) worker?.unref();
+function settled(slot: Slot): void {
+  if (slot.waiting.size === 0) slot.worker?.unref();
 }
 
-function failAll(e: Error): void {
-  for (const w of waiting.values()) w.reject(e);
-  waiting.clear();
-  settled();
+function failAll(slot: Slot, e: Error): void {
+  for (const w of slot.waiting.values()) w.reject(e);
+  slot.waiting.clear();
+  settled(slot);
 }
 
-function getWorker(): Worker | undefined {
-  if (worker === null) return undefined;
-  if (worker) return worker;
+function getWorker(index = 0): Worker | undefined {
+  const slot = slots[index] ?? slots[0]!;
+  if (slot.worker === null) return undefined;
+  if (slot.worker) return slot.worker;
   try {
     const w = new Worker(WORKER_SOURCE, { eval: true });
     w.on('message', (m: { id: number; hex: string; recycle?: ArrayBuffer }) => {
@@ -71,27 +85,27 @@ function getWorker(): Worker | undefined {
         if (pool.length < POOL_MAX && m.recycle.byteLength === BATCH) pool.push(m.recycle);
         return;
       }
-      const p = waiting.get(m.id);
-      waiting.delete(m.id);
-      settled();
+      const p = slot.waiting.get(m.id);
+      slot.waiting.delete(m.id);
+      settled(slot);
       p?.resolve(m.hex);
     });
     w.on('error', (e) => {
       log.warn('hash worker failed; hashing on the main thread from now on', { err: e });
-      worker = null;
-      failAll(e);
+      slot.worker = null;
+      failAll(slot, e);
     });
     w.on('exit', () => {
-      if (worker === w) worker = undefined;
-      failAll(new Error('hash worker exited'));
+      if (slot.worker === w) slot.worker = undefined;
+      failAll(slot, new Error('hash worker exited'));
     });
     // After the listeners: attaching a 'message' listener refs the port again, which would keep a process alive.
     w.unref();
-    worker = w;
+    slot.worker = w;
     return w;
   } catch (e) {
     log.warn('cannot start a hash worker; hashing on the main thread', { err: e });
-    worker = null;
+    slot.worker = null;
     return undefined;
   }
 }
@@ -142,7 +156,7 @@ class WorkerHasher implements ContentHasher {
 
   digest(): Promise<string> {
     return new Promise((resolve, reject) => {
-      expect(this.id, resolve, reject);
+      expect(this.w, this.id, resolve, reject);
       this.flush(true);
     });
   }
@@ -162,8 +176,8 @@ let poolTimer: NodeJS.Timeout | undefined;
 export interface StoredContent {
   /** The content, in order. */
   chunks: Buffer[];
-  /** sha256 hex of it. */
-  digest: Promise<string>;
+  /** sha256 hex of it (absent when not hashed). */
+  digest?: Promise<string>;
 }
 
 /**
@@ -189,10 +203,10 @@ export class ContentArena {
     return s;
   }
 
-  /** Stores one file's content (exactly `size` bytes are expected) and starts hashing it. */
-  async store(body: AsyncIterable<Buffer>, size: number): Promise<StoredContent> {
-    const w = size >= WORKER_MIN ? getWorker() : undefined;
-    const inline = w ? undefined : createHash('sha256');
+  /** Stores one file's content (exactly `size` bytes are expected) and, unless hash is false, starts hashing it. */
+  async store(body: AsyncIterable<Buffer>, size: number, hash = true): Promise<StoredContent> {
+    const w = hash && size >= WORKER_MIN ? getWorker() : undefined;
+    const inline = w || !hash ? undefined : createHash('sha256');
     const id = nextId++;
     const chunks: Buffer[] = [];
     // The part of the current segment holding this file's bytes not yet handed to the hasher.
@@ -233,9 +247,9 @@ export class ContentArena {
       w?.postMessage({ id, done: true }); // the worker drops its state for this id
       throw e;
     }
-    if (!w) return { chunks, digest: Promise.resolve((inline as ReturnType<typeof createHash>).digest('hex')) };
+    if (!w) return { chunks, ...(inline ? { digest: Promise.resolve(inline.digest('hex')) } : {}) };
     const digest = new Promise<string>((resolve, reject) => {
-      expect(id, resolve, reject);
+      expect(w, id, resolve, reject);
       w.postMessage({ id, done: true });
     });
     return { chunks, digest };
@@ -276,9 +290,9 @@ class StreamHasher extends WorkerHasher {
 }
 const SHARED_MIN = 64 << 10;
 
-/** A hasher for a layer tar stream whose file data may sit in shared memory (see StreamHasher). */
-export function streamHasher(): ContentHasher {
-  const w = getWorker();
+/** A hasher for a stream whose data may sit in shared memory (see StreamHasher), on hash worker `worker` (0 or 1). */
+export function streamHasher(worker = 0): ContentHasher {
+  const w = getWorker(worker);
   return w ? new StreamHasher(w) : new InlineHasher();
 }
 
