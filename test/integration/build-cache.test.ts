@@ -67,6 +67,12 @@ describe('docker build: cache', { skip: skipUnlessRoot() }, () => {
     const nc = await buildOk(d, dir, ['--no-cache', '-t', 'cached:nc']);
     assert.deepEqual(cachedSteps(nc), []);
     assert.deepEqual(ranSteps(nc), [5, 8]);
+    // --no-cache hashes the COPY sources later (while the layer is written): the same checksums in the history.
+    const hist = async (ref: string): Promise<string[]> =>
+      okOut(await d.docker(['history', '--no-trunc', '--format', '{{.CreatedBy}}', ref]), 'history').split('\n').filter((l) => l.includes('COPY'));
+    const copies = await hist('cached:nc');
+    assert.equal(copies.length, 2);
+    assert.deepEqual(copies, await hist(builtId(again)));
   });
 
   it('the cache survives a berthd restart', async () => {
