@@ -263,6 +263,8 @@ export class Executor {
   /** Each planned stage's result (its last image; undefined for a bare FROM scratch). */
   private readonly stageDone = new Map<number, Promise<ImageRecord | undefined>>();
   private readonly consumed = new Set<string>();
+  /** Intermediate containers being removed in the background. */
+  private readonly removals: Array<Promise<unknown>> = [];
   private cacheFrom: ImageRecord[] = [];
   private readonly escape: string;
   private readonly aborter = new AbortController();
@@ -331,6 +333,7 @@ export class Executor {
       ));
     }
     await Promise.all(all);
+    await Promise.all(this.removals);
     if (failure) {
       seq.flushUpTo(failure.pos);
       throw failure.error;
@@ -913,8 +916,10 @@ export class Executor {
           },
         });
         if (this.opts.rm || this.opts.forceRm) {
-          await this.deps.containers.remove(cid, true, true);
+          // Removed while the next step runs; the build waits for every removal before it ends (run()).
           removed = true;
+          const removal = this.deps.containers.remove(cid, true, true).catch((e: unknown) => log.warn('intermediate container removal failed', { id: cid, err: e }));
+          this.removals.push(removal);
           this.say(st, ` ---> Removed intermediate container ${shortId(cid)}\n`); // Docker 28 wording
         }
       } finally {
