@@ -39,7 +39,8 @@ const DEFAULT_SHELL = ['/bin/sh', '-c'];
 
 /** What the builder needs from the container service (injected by the daemon). */
 export interface BuildContainers {
-  create(body: Record<string, unknown>, name: string | undefined): Promise<{ Id: string; Warnings: string[] }>;
+  /** ephemeral: a RUN container, written without fsyncs. */
+  create(body: Record<string, unknown>, name: string | undefined, opts?: { ephemeral?: boolean }): Promise<{ Id: string; Warnings: string[] }>;
   start(id: string): Promise<void>;
   wait(id: string, condition: string): Promise<{ StatusCode: number; Error: { Message: string } | null }>;
   logs(id: string, out: Writable, o: { stdout: boolean; stderr: boolean; follow: boolean; tail: string; timestamps: boolean }): { stop: () => void };
@@ -950,7 +951,7 @@ export class Executor {
     const { Id } = await c.create({
       Image: image.id, Cmd: argv, Entrypoint: [''], Env: env, Healthcheck: { Test: ['NONE'] },
       AttachStdin: false, AttachStdout: false, AttachStderr: false, Tty: false, OpenStdin: false, HostConfig: hc,
-    }, undefined);
+    }, undefined, { ephemeral: true });
     this.say(st, ` ---> Running in ${shortId(Id)}\n`);
     let ok = false;
     try {

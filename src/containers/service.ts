@@ -33,7 +33,7 @@ export interface ImageLookup {
   get(ref: string): { id: string; config: ImageConfigLike; chainIds: string[] };
   tryGet(ref: string): { id: string; repoTags: string[] } | undefined;
   snapshots: {
-    prepare(key: string, parent: string | null): Promise<void>;
+    prepare(key: string, parent: string | null, opts?: { durable?: boolean }): Promise<void>;
     mount(key: string, target: string): void;
     unmount(target: string): void;
     remove(key: string): Promise<void>;
@@ -195,6 +195,12 @@ function exitCodeForStartError(message: string): number {
 
 export class ContainerService {
   private records = new Map<string, ContainerRecord>();
+  /**
+   * A builder's RUN containers: their records and snapshots are written
+   * without fsyncs (they live for one step; after a power loss start-up drops
+   * what was left empty).
+   */
+  private readonly ephemeral = new Set<string>();
   private names = new Map<string, string>();
   private locks = new Map<string, Promise<unknown>>();
   private exitWaiters = new Map<string, Array<(code: number) => void>>();
@@ -260,7 +266,7 @@ export class ContainerService {
   }
 
   private save(rec: ContainerRecord): void {
-    writeJsonAtomic(path.join(this.dir(rec.Id), 'config.v2.json'), rec);
+    writeJsonAtomic(path.join(this.dir(rec.Id), 'config.v2.json'), rec, !this.ephemeral.has(rec.Id));
   }
 
   /** Serialises state changes per container. */
@@ -291,8 +297,13 @@ export class ContainerService {
     }
     const base = path.join(this.o.dataRoot, 'containers');
     for (const id of fs.readdirSync(base)) {
-      const rec = readJson(path.join(base, id, 'config.v2.json')) as ContainerRecord | undefined;
-      if (!rec || rec.Id !== id) {
+      let rec: ContainerRecord | undefined;
+      try {
+        rec = readJson(path.join(base, id, 'config.v2.json')) as ContainerRecord | undefined;
+      } catch (e) {
+        log.warn('unreadable container record', { id, err: e }); // left empty by a power loss (a build's container)
+      }
+      if (!rec || typeof rec !== 'object' || rec.Id !== id) {
         // Half-created or half-removed: nothing refers to it.
         log.info('removing incomplete container directory', { id });
         fs.rmSync(path.join(base, id), { recursive: true, force: true });
@@ -408,7 +419,7 @@ export class ContainerService {
   }
 
   // ---------- create ----------
-  async create(body: Record<string, unknown>, nameParam: string | undefined): Promise<{ Id: string; Warnings: string[] }> {
+  async create(body: Record<string, unknown>, nameParam: string | undefined, opts: { ephemeral?: boolean } = {}): Promise<{ Id: string; Warnings: string[] }> {
     if (typeof body !== 'object' || body === null || Array.isArray(body)) throw invalid('config cannot be empty in order to create a container');
     const imageRef = str(body['Image'], 'Config.Image');
     if (!imageRef) throw invalid('No image specified');
@@ -561,7 +572,8 @@ export class ContainerService {
       const ph = phases('create', id);
       const dir = this.dir(id);
       fs.mkdirSync(dir, { mode: 0o710 });
-      await this.o.images.snapshots.prepare(id, rec.SnapshotParent);
+      if (opts.ephemeral) this.ephemeral.add(id);
+      await this.o.images.snapshots.prepare(id, rec.SnapshotParent, { durable: !opts.ephemeral });
       ph.mark('snapshot');
       await this.mnt.prepare(rec, ic.Volumes);
       this.writeEtcFiles(rec);
@@ -572,6 +584,7 @@ export class ContainerService {
       this.records.set(id, rec);
     } catch (e) {
       this.names.delete(name);
+      this.ephemeral.delete(id);
       await this.mnt.release(rec, true).catch(() => undefined);
       await this.o.images.snapshots.remove(id).catch(() => undefined);
       fs.rmSync(this.dir(id), { recursive: true, force: true });
@@ -1210,9 +1223,10 @@ export class ContainerService {
     ph.mark('runc+net+umount');
     // Drop the record first: a crash after this leaves only unowned files, which start-up removes.
     fs.rmSync(path.join(this.dir(id), 'config.v2.json'), { force: true });
-    try { fsyncDir(this.dir(id)); } catch { /* dir may be gone */ }
+    if (!this.ephemeral.has(id)) try { fsyncDir(this.dir(id)); } catch { /* dir may be gone */ }
     ph.mark('drop-record');
     this.records.delete(id);
+    this.ephemeral.delete(id);
     if (this.names.get(rec.Name.slice(1)) === id) this.names.delete(rec.Name.slice(1));
     fs.rmSync(path.join(this.exitDir, id), { force: true });
     await this.mnt.release(rec, removeVolumes).catch((e: unknown) => log.warn('volume release failed', { id, err: e }));

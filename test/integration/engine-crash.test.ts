@@ -213,4 +213,14 @@ describe('crash safety under random SIGKILLs', { skip: skipUnlessRoot() }, () =>
     // And the daemon is still fully usable.
     assert.equal(okOut(await d.docker(['run', '--rm', 'busybox', 'echo', 'still-ok']), 'run after the crash loop'), 'still-ok');
   });
+
+  it('a container record left empty (what a power loss may leave of a build container) is dropped at start', async () => {
+    const id = okOut(await d.docker(['create', '--name', 'torn', 'busybox', 'true']), 'create');
+    await d.stop();
+    fs.truncateSync(path.join(d.dataRoot, 'containers', id, 'config.v2.json'), 0);
+    await d.start();
+    expectCode(await d.docker(['inspect', 'torn']), 1, 'inspect of the dropped container');
+    assert.equal(fs.existsSync(path.join(d.dataRoot, 'containers', id)), false);
+    assert.equal(okOut(await d.docker(['run', '--rm', '--name', 'torn', 'busybox', 'echo', 'ok']), 'run with the name again'), 'ok');
+  });
 });
