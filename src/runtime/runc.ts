@@ -82,7 +82,16 @@ export class Runc {
     }
   }
 
+  /**
+   * The containers runc knows, as `runc list` gives them. Read from runc's
+   * state directory the way runc itself decides (init process alive with the
+   * recorded start time; exec.fifo present = created; freezer = paused):
+   * `runc list` takes 60 ms for 200 containers, most of a restart's budget.
+   * Anything unexpected in a state file falls back to `runc list`.
+   */
   async list(): Promise<Array<{ id: string; status: string; pid: number }>> {
+    const fast = this.listFromStateDir();
+    if (fast) return fast;
     const r = await this.run(['list', '--format', 'json']);
     if (r.code !== 0) return [];
     try {
@@ -91,6 +100,35 @@ export class Runc {
     } catch {
       return [];
     }
+  }
+
+  private listFromStateDir(): Array<{ id: string; status: string; pid: number }> | null {
+    let names: string[];
+    try {
+      names = fs.readdirSync(this.root);
+    } catch (e) {
+      return (e as NodeJS.ErrnoException).code === 'ENOENT' ? [] : null;
+    }
+    const out: Array<{ id: string; status: string; pid: number }> = [];
+    for (const id of names) {
+      const dir = path.join(this.root, id);
+      let st: { init_process_pid?: unknown; init_process_start?: unknown; cgroup_paths?: unknown };
+      try {
+        st = JSON.parse(fs.readFileSync(path.join(dir, 'state.json'), 'utf8')) as typeof st;
+      } catch {
+        return null; // being written, or not runc's layout: ask runc
+      }
+      const pid = st.init_process_pid;
+      const start = st.init_process_start;
+      if (typeof pid !== 'number' || !Number.isInteger(pid) || pid <= 0 || (typeof start !== 'number' && typeof start !== 'string')) return null;
+      const proc = procStat(pid);
+      let status: string;
+      if (!proc || proc.start !== String(start) || proc.state === 'Z' || proc.state === 'X') status = 'stopped';
+      else if (fs.existsSync(path.join(dir, 'exec.fifo'))) status = 'created';
+      else status = isFrozen(st.cgroup_paths) ? 'paused' : 'running';
+      out.push({ id, status, pid: status === 'stopped' ? 0 : pid });
+    }
+    return out;
   }
 
   async pids(id: string): Promise<number[]> {
@@ -122,4 +160,32 @@ export function cleanRuncError(stderr: string): string {
     return l;
   });
   return msgs.join('; ');
+}
+
+/** State letter and start time (clock ticks since boot) of a process, from /proc/<pid>/stat. */
+function procStat(pid: number): { state: string; start: string } | null {
+  let text: string;
+  try {
+    text = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    return null;
+  }
+  // The command name (field 2) may hold spaces and parentheses: fields after the last ')'.
+  const rest = text.slice(text.lastIndexOf(')') + 2).split(' ');
+  const state = rest[0];
+  const start = rest[19]; // field 22
+  return state && start ? { state, start } : null;
+}
+
+/** Whether the container's cgroup is frozen (cgroup v1 freezer, else v2 cgroup.freeze), as runc decides "paused". */
+function isFrozen(paths: unknown): boolean {
+  if (typeof paths !== 'object' || paths === null) return false;
+  const p = paths as Record<string, unknown>;
+  try {
+    if (typeof p['freezer'] === 'string') return fs.readFileSync(path.join(p['freezer'], 'freezer.state'), 'utf8').trim() !== 'THAWED';
+    if (typeof p[''] === 'string') return fs.readFileSync(path.join(p[''], 'cgroup.freeze'), 'utf8').trim() === '1';
+  } catch {
+    /* no such cgroup: not frozen */
+  }
+  return false;
 }

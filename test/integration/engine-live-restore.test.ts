@@ -104,6 +104,12 @@ describe('live restore across a SIGKILL of berthd', { skip: skipUnlessRoot() }, 
     assert.ok(pidAlive(pid), 'container survives a graceful daemon stop');
     await d.start();
     assert.equal(okOut(await d.docker(['inspect', '--format', '{{.State.Status}} {{.State.Pid}}', 'survivor']), 'inspect'), `running ${pid}`);
+    // A paused container is found paused again (berthd reads runc's state and the freezer itself).
+    okOut(await d.docker(['pause', 'survivor']), 'pause');
+    await d.kill('SIGKILL');
+    await d.start();
+    assert.equal(okOut(await d.docker(['inspect', '--format', '{{.State.Status}} {{.State.Paused}} {{.State.Pid}}', 'survivor']), 'inspect'), `paused true ${pid}`);
+    okOut(await d.docker(['unpause', 'survivor']), 'unpause');
     okOut(await d.docker(['rm', '-f', 'survivor']), 'rm -f');
     assert.ok(!pidAlive(pid));
   });
