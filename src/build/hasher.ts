@@ -6,6 +6,7 @@
 import { createHash } from 'node:crypto';
 import { Worker } from 'node:worker_threads';
 import { log } from '../common/log';
+import { memoryReleased } from '../common/memory-hint';
 
 const WORKER_SOURCE = `
 const { parentPort } = require('node:worker_threads');
@@ -46,8 +47,38 @@ export interface ContentHasher {
 interface Slot {
   worker: Worker | null | undefined;
   waiting: Map<number, { resolve: (hex: string) => void; reject: (e: Error) => void }>;
+  /** Hashes begun on the worker and not yet settled (an idle worker may be stopped only at 0). */
+  users: number;
 }
-const slots: Slot[] = [{ worker: undefined, waiting: new Map() }, { worker: undefined, waiting: new Map() }];
+const slots: Slot[] = [{ worker: undefined, waiting: new Map(), users: 0 }, { worker: undefined, waiting: new Map(), users: 0 }];
+
+function slotOf(w: Worker): Slot | undefined {
+  return slots.find((s) => s.worker === w);
+}
+
+/** Counts a hash on w until the returned function is called (once). */
+function use(w: Worker): () => void {
+  const slot = slotOf(w);
+  if (!slot) return () => undefined;
+  slot.users++;
+  let done = false;
+  return () => {
+    if (done) return;
+    done = true;
+    slot.users--;
+  };
+}
+
+/** Stops the workers nothing is hashing on (with the segment pool, after a quiet spell): a thread and its heap each. */
+function stopIdleWorkers(): void {
+  for (const slot of slots) {
+    const w = slot.worker;
+    if (w && slot.users === 0 && slot.waiting.size === 0) {
+      slot.worker = undefined;
+      void w.terminate();
+    }
+  }
+}
 /** Batch buffers the workers have handed back (no allocation per megabyte in steady state). */
 const pool: ArrayBuffer[] = [];
 const POOL_MAX = 16;
@@ -124,7 +155,10 @@ class WorkerHasher implements ContentHasher {
   private readonly id = nextId++;
   private buf = new Uint8Array(pool.pop() ?? new ArrayBuffer(BATCH));
   private used = 0;
-  constructor(private readonly w: Worker) {}
+  private readonly unuse: () => void;
+  constructor(private readonly w: Worker) {
+    this.unuse = use(w);
+  }
 
   /** Hands the batched bytes on, keeping their order with what follows. */
   protected flushBatch(): void {
@@ -155,10 +189,12 @@ class WorkerHasher implements ContentHasher {
   }
 
   digest(): Promise<string> {
-    return new Promise((resolve, reject) => {
+    const p = new Promise<string>((resolve, reject) => {
       expect(this.w, this.id, resolve, reject);
       this.flush(true);
     });
+    p.then(this.unuse, this.unuse);
+    return p;
   }
 }
 
@@ -206,6 +242,7 @@ export class ContentArena {
   /** Stores one file's content (exactly `size` bytes are expected) and, unless hash is false, starts hashing it. */
   async store(body: AsyncIterable<Buffer>, size: number, hash = true): Promise<StoredContent> {
     const w = hash && size >= WORKER_MIN ? getWorker() : undefined;
+    const unuse = w ? use(w) : () => undefined;
     const inline = w || !hash ? undefined : createHash('sha256');
     const id = nextId++;
     const chunks: Buffer[] = [];
@@ -245,6 +282,7 @@ export class ContentArena {
       flush(true);
     } catch (e) {
       w?.postMessage({ id, done: true }); // the worker drops its state for this id
+      unuse();
       throw e;
     }
     if (!w) return { chunks, ...(inline ? { digest: Promise.resolve(inline.digest('hex')) } : {}) };
@@ -252,6 +290,7 @@ export class ContentArena {
       expect(w, id, resolve, reject);
       w.postMessage({ id, done: true });
     });
+    digest.then(unuse, unuse);
     return { chunks, digest };
   }
 
@@ -269,6 +308,8 @@ export class ContentArena {
     if (poolTimer) clearTimeout(poolTimer);
     poolTimer = setTimeout(() => {
       segmentPool.length = 0;
+      stopIdleWorkers();
+      memoryReleased();
     }, POOL_IDLE_MS);
     poolTimer.unref();
   }

@@ -6,6 +6,7 @@
 import * as v8 from 'node:v8';
 import * as vm from 'node:vm';
 import { log } from '../common/log';
+import { onMemoryReleased } from '../common/memory-hint';
 import { native } from '../common/native';
 
 const QUIET_MS = 500;
@@ -15,8 +16,11 @@ export class MemoryReclaimer {
   private timer: NodeJS.Timeout | undefined;
   private floor = process.memoryUsage.rss();
   private readonly gc: (() => void) | undefined;
+  private readonly unhint: () => void;
 
   constructor() {
+    // A pool or worker let go on a timer: reclaim whatever RSS says (the floor was set while it was held).
+    this.unhint = onMemoryReleased(() => setTimeout(() => this.reclaim(true), 50).unref());
     // --expose-gc at run time, then fetch gc from a fresh context (the flag
     // only affects contexts created after it is set).
     try {
@@ -46,5 +50,6 @@ export class MemoryReclaimer {
 
   close(): void {
     if (this.timer) clearTimeout(this.timer);
+    this.unhint();
   }
 }

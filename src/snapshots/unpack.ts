@@ -18,6 +18,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { decompress, extractTar } from '../common/archive';
+import { memoryReleased } from '../common/memory-hint';
 
 export interface UnpackJob {
   /** Ingest file to create (O_EXCL) for the compressed blob; null when the blob is already stored. */
@@ -334,7 +335,9 @@ function giveBack(w: Worker): void {
     const i = idle.indexOf(w);
     if (i >= 0) {
       idle.splice(i, 1);
-      void w.terminate();
+      void w.terminate().then(() => {
+        if (idle.length === 0) memoryReleased(); // the last one: the pull's memory can go back now
+      });
     }
   }, IDLE_MS);
   t.unref();
