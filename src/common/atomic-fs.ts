@@ -44,12 +44,7 @@ export function writeJsonAtomic(file: string, value: unknown, durable = true): v
 
 /** fsyncs a file and its directory (what a durable writeFileAtomic does after the write). */
 export function fsyncFile(file: string): void {
-  const fd = fs.openSync(file, 'r');
-  try {
-    fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
-  }
+  fsyncDir(file); // open read-only + fsync: the same for a file
   fsyncDir(path.dirname(file));
 }
 
