@@ -762,20 +762,14 @@ export class Executor {
     };
     const base = st.image ? (st.image.chainIds[st.image.chainIds.length - 1] ?? null) : null;
     let img: ImageRecord;
-    const layer = c.layer;
+    let layer = c.layer;
+    // No tar made and parsed again: the layer directory is written as its tar is hashed (snapshots/tree-layer.ts).
+    if (layer && 'fill' in layer) layer = { made: await this.deps.images.snapshots.importTree(base, layer.fill) };
     if (layer && 'made' in layer) {
       try {
         img = await this.deps.images.createImage({ config, base: layer.made.chainId, layers: [], durable: false, ...(parentId ? { parent: parentId } : {}) });
       } finally {
         layer.made.release();
-      }
-    } else if (layer && 'fill' in layer) {
-      // No tar made and parsed again: the layer directory is written as its tar is hashed (snapshots/tree-layer.ts).
-      const made = await this.deps.images.snapshots.importTree(base, layer.fill);
-      try {
-        img = await this.deps.images.createImage({ config, base: made.chainId, layers: [], durable: false, ...(parentId ? { parent: parentId } : {}) });
-      } finally {
-        made.release();
       }
     } else {
       img = await this.deps.images.createImage({
