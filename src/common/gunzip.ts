@@ -53,6 +53,13 @@ export async function* gunzip(src: AsyncIterable<Buffer>, opts: { zlibChunkSize?
   let started = false; // some input was seen
   let inMember = false; // a member was begun and has not ended
   let trailing = false; // after a member, bytes that are not another: ignored to the end
+  /** The full output buffer's part not yet handed on; decoding goes on in a fresh buffer. */
+  const takeFull = (): Buffer => {
+    const b = out.subarray(from, ooff);
+    out = Buffer.allocUnsafe(OUT);
+    ooff = from = 0;
+    return b;
+  };
   try {
     for await (const chunk of src) {
       let off = 0;
@@ -69,11 +76,8 @@ export async function* gunzip(src: AsyncIterable<Buffer>, opts: { zlibChunkSize?
         off += used;
         ooff += produced;
         if (ended) inMember = false;
-        if (ooff === OUT) {
-          yield out.subarray(from, ooff);
-          out = Buffer.allocUnsafe(OUT);
-          ooff = from = 0;
-        } else if (used === 0 && produced === 0 && !ended) {
+        if (ooff === OUT) yield takeFull();
+        else if (used === 0 && produced === 0 && !ended) {
           throw zlibError('gunzip made no progress', 'Z_DATA_ERROR'); // cannot happen with room in out; never spin
         }
       }
@@ -88,11 +92,8 @@ export async function* gunzip(src: AsyncIterable<Buffer>, opts: { zlibChunkSize?
       const [, produced, ended] = n.gunzipRun(h, EMPTY, 0, out, ooff);
       ooff += produced;
       if (ended) inMember = false;
-      if (ooff === OUT) {
-        yield out.subarray(from, ooff);
-        out = Buffer.allocUnsafe(OUT);
-        ooff = from = 0;
-      } else if (!ended) throw zlibError('unexpected end of file', 'Z_BUF_ERROR');
+      if (ooff === OUT) yield takeFull();
+      else if (!ended) throw zlibError('unexpected end of file', 'Z_BUF_ERROR');
     }
     if (!started) throw zlibError('unexpected end of file', 'Z_BUF_ERROR');
     if (ooff > from) yield out.subarray(from, ooff);

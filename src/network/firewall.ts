@@ -134,6 +134,18 @@ export function ip6Ruleset(nets: FwNetwork[]): string {
     `    ip6 daddr != ::1 dnat ip6 to ip6 daddr . meta l4proto . th dport map @ports_ip`,
     `    ip6 daddr != ::1 fib daddr type local dnat ip6 to meta l4proto . th dport map @ports_any`,
     `  }`,
+    ...natFilterChains(r),
+    `}`,
+  ].join('\n') + '\n';
+}
+
+export function ip6Update(nets: FwNetwork[]): string {
+  return rulesUpdate('ip6', net6Rules(nets), nets);
+}
+
+/** The per-network chains and the hooks that jump to them, the same in the ip and ip6 tables. */
+function natFilterChains(r: { nat: string[]; filter: string[] }): string[] {
+  return [
     `  chain nets_nat {`,
     ...r.nat.map((l) => `    ${l}`),
     `  }`,
@@ -149,16 +161,19 @@ export function ip6Ruleset(nets: FwNetwork[]): string {
     `    ct status dnat accept`,
     `    jump nets_filter`,
     `  }`,
-    `}`,
-  ].join('\n') + '\n';
+  ];
 }
 
-export function ip6Update(nets: FwNetwork[]): string {
-  const r = net6Rules(nets);
-  const lines = [`flush chain ip6 ${TABLE} nets_nat`, `flush chain ip6 ${TABLE} nets_filter`, `flush set ip6 ${TABLE} bridges`];
-  if (nets.length) lines.push(`add element ip6 ${TABLE} bridges { ${nets.map((n) => q(n.bridge)).join(', ')} }`);
-  for (const l of r.nat) lines.push(`add rule ip6 ${TABLE} nets_nat ${l}`);
-  for (const l of r.filter) lines.push(`add rule ip6 ${TABLE} nets_filter ${l}`);
+/** Re-writes a table's per-network rules and bridge set. */
+function rulesUpdate(family: 'ip' | 'ip6', r: { nat: string[]; filter: string[] }, nets: FwNetwork[]): string {
+  const lines = [
+    `flush chain ${family} ${TABLE} nets_nat`,
+    `flush chain ${family} ${TABLE} nets_filter`,
+    `flush set ${family} ${TABLE} bridges`,
+  ];
+  if (nets.length) lines.push(`add element ${family} ${TABLE} bridges { ${nets.map((n) => q(n.bridge)).join(', ')} }`);
+  for (const l of r.nat) lines.push(`add rule ${family} ${TABLE} nets_nat ${l}`);
+  for (const l of r.filter) lines.push(`add rule ${family} ${TABLE} nets_filter ${l}`);
   return lines.join('\n') + '\n';
 }
 
@@ -200,21 +215,7 @@ export function hostRuleset(nets: FwNetwork[], ports: FwPort[]): string {
     `    type nat hook output priority -100; policy accept;`,
     ...dnat.map((l) => `    ${l}`),
     `  }`,
-    `  chain nets_nat {`,
-    ...r.nat.map((l) => `    ${l}`),
-    `  }`,
-    `  chain postrouting {`,
-    `    type nat hook postrouting priority srcnat; policy accept;`,
-    `    jump nets_nat`,
-    `  }`,
-    `  chain nets_filter {`,
-    ...r.filter.map((l) => `    ${l}`),
-    `  }`,
-    `  chain forward {`,
-    `    type filter hook forward priority filter; policy accept;`,
-    `    ct status dnat accept`,
-    `    jump nets_filter`,
-    `  }`,
+    ...natFilterChains(r),
     `  chain guard {`,
     // route_localnet is on for the bridges (loopback-published ports): containers must still not reach the host's loopback.
     `    type filter hook prerouting priority raw; policy accept;`,
@@ -227,16 +228,7 @@ export function hostRuleset(nets: FwNetwork[], ports: FwPort[]): string {
 
 /** Re-writes the per-network rules after a network was created or removed. */
 export function networkUpdate(nets: FwNetwork[]): string {
-  const r = netRules(nets);
-  const lines = [
-    `flush chain ip ${TABLE} nets_nat`,
-    `flush chain ip ${TABLE} nets_filter`,
-    `flush set ip ${TABLE} bridges`,
-  ];
-  if (nets.length) lines.push(`add element ip ${TABLE} bridges { ${nets.map((n) => q(n.bridge)).join(', ')} }`);
-  for (const l of r.nat) lines.push(`add rule ip ${TABLE} nets_nat ${l}`);
-  for (const l of r.filter) lines.push(`add rule ip ${TABLE} nets_filter ${l}`);
-  return lines.join('\n') + '\n';
+  return rulesUpdate('ip', netRules(nets), nets);
 }
 
 export function portElements(op: 'add' | 'delete', ports: FwPort[]): string {

@@ -43,6 +43,8 @@ export class LayerWriteback {
   /** Layers committed and not yet flushed (chain hex → commit generation: a layer removed and made again during a flush stays pending). */
   private readonly pending = new Map<string, number>();
   private gen = 0;
+  /** Markers of other boots found by recover(), by layer: removed by forget() once the layer is gone. */
+  private readonly tornMarkers = new Map<string, string[]>();
   private quietTimer: NodeJS.Timeout | undefined;
   private firstPendingAt = 0;
   private running: Promise<void> | undefined;
@@ -69,7 +71,10 @@ export class LayerWriteback {
       if (n.slice(dot + 1) === this.boot) {
         if (fs.existsSync(path.join(this.fsRoot, hex))) this.queue(hex);
         else fs.rmSync(path.join(this.dir, n), { force: true }); // the commit never happened
-      } else torn.push(hex);
+      } else {
+        torn.push(hex);
+        this.tornMarkers.set(hex, [...(this.tornMarkers.get(hex) ?? []), n]);
+      }
     }
     return torn;
   }
@@ -84,10 +89,11 @@ export class LayerWriteback {
     this.queue(hex);
   }
 
-  /** The layer is gone (removed, or its commit failed): its markers go too. */
+  /** The layer is gone (removed, or its commit failed, or dropped by recover): its markers go too. */
   forget(hex: string): void {
     this.pending.delete(hex);
-    for (const n of this.markersOf(hex)) fs.rmSync(path.join(this.dir, n), { force: true });
+    for (const n of [`${hex}.${this.boot}`, ...(this.tornMarkers.get(hex) ?? [])]) fs.rmSync(path.join(this.dir, n), { force: true });
+    this.tornMarkers.delete(hex);
   }
 
   /** Flushes now every layer committed so far (shutdown, tests). */
@@ -96,18 +102,6 @@ export class LayerWriteback {
     this.quietTimer = undefined;
     while (this.running) await this.running;
     if (this.pending.size) await this.run();
-  }
-
-  get unflushed(): number {
-    return this.pending.size;
-  }
-
-  private markersOf(hex: string): string[] {
-    try {
-      return fs.readdirSync(this.dir).filter((n) => n.startsWith(`${hex}.`));
-    } catch {
-      return [];
-    }
   }
 
   private queue(hex: string): void {
